@@ -1,0 +1,202 @@
+"""What every grounder speaks: :class:`Target` in, :class:`Match` out, through :class:`Grounder`."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import GuiAgentError, ImageLoadError
+from ..geometry import Box, Point, Size
+from ..screen import Frame
+
+if TYPE_CHECKING:
+    pass
+
+TargetKind = Literal["text", "image", "description"]
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}
+
+
+class EmptyTargetError(GuiAgentError, ValueError):
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Target:
+    """What to find.
+
+    ``text``: visible text; ``exact`` when the user quoted it ("Save" means exactly Save, in
+    any case). ``image``: a template (BGR pixels). ``description``: free-form words ("the gear
+    icon left of Help") that may need a model; OCR can still try it when it plainly names text.
+    """
+
+    kind: TargetKind
+    text: str = ""
+    exact: bool = False
+    image: np.ndarray | None = None
+    source: str = ""  # how the user wrote it, for messages
+
+    @classmethod
+    def parse(cls, value: Any) -> Target:
+        """A Target from a string (quoted text / image path / description), array, PIL image."""
+        if isinstance(value, Target):
+            return value
+        if isinstance(value, (np.ndarray, Frame)) or _is_pil(value):
+            frame = Frame.load(value)
+            return cls("image", image=frame.bgr(), source="<image>")
+        if isinstance(value, os.PathLike):
+            return cls.from_image_path(Path(value))
+        if not isinstance(value, str):
+            raise ImageLoadError(
+                f"cannot use {type(value).__name__} as a target: pass text, an image path, "
+                "a numpy array or a PIL image"
+            )
+        text = value.strip()
+        if not text:
+            raise EmptyTargetError("empty target: say what to find, e.g. \"Save\" or an image path")
+        if len(text) >= 2 and text[0] in _QUOTES and text[-1] == _QUOTES[text[0]]:
+            inner = text[1:-1]
+            if not inner.strip():
+                raise EmptyTargetError(f"empty quoted target {value!r}")
+            return cls("text", text=inner, exact=True, source=value)
+        if text.lower().endswith(_IMAGE_SUFFIXES) and "\n" not in text:
+            return cls.from_image_path(Path(text))
+        return cls("description", text=text, source=value)
+
+    @classmethod
+    def from_image_path(cls, path: Path) -> Target:
+        frame = Frame.load(path)  # raises ImageLoadError with the path when missing/corrupt
+        return cls("image", image=frame.bgr(), source=str(path))
+
+    @classmethod
+    def from_text(cls, text: str, *, exact: bool = False) -> Target:
+        if not text.strip():
+            raise EmptyTargetError("empty text target")
+        return cls("text", text=text, exact=exact, source=text)
+
+    def describe(self) -> str:
+        if self.kind == "image":
+            assert self.image is not None
+            h, w = self.image.shape[:2]
+            return f"image {self.source} ({w}x{h})"
+        return repr(self.text) if self.kind == "text" else f"description {self.text!r}"
+
+
+def _is_pil(value: Any) -> bool:
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, Image.Image)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stage-1 guess, in frame pixels."""
+
+    point: Point
+    score: float
+    box: Box | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord:
+    """One stage of a grounding run, for traces and annotated screenshots (frame pixels)."""
+
+    name: str  # "coarse", "fine", "single", "tiled"
+    elapsed_ms: float
+    image_size: Size  # what the grounder looked at
+    candidates: tuple[Candidate, ...] = ()
+    windows: tuple[Box, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Where a target is. ``point``/``box`` are frame pixels; ``screen_point`` is what to click.
+
+    ``score`` is in [0, 1] and comparable within one grounder. ``stages`` tells how it was found.
+    """
+
+    point: Point
+    score: float
+    box: Box | None = None
+    grounder: str = ""
+    text: str | None = None
+    stages: tuple[StageRecord, ...] = ()
+    screen_point: Point | None = None
+    screen_box: Box | None = None
+    elapsed_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `guiagent ground --json` object."""
+        point = self.screen_point or self.point
+        return {
+            "x": round(point.x, 2),
+            "y": round(point.y, 2),
+            "frame_x": round(self.point.x, 2),
+            "frame_y": round(self.point.y, 2),
+            "score": round(self.score, 4),
+            "box": None if self.box is None else [round(v, 2) for v in self.box.corners],
+            "text": self.text,
+            "grounder": self.grounder,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "stages": [
+                {
+                    "name": s.name,
+                    "elapsed_ms": round(s.elapsed_ms, 1),
+                    "image_size": [s.image_size.width, s.image_size.height],
+                    "candidates": [
+                        {"x": round(c.point.x, 1), "y": round(c.point.y, 1),
+                         "score": round(c.score, 4), "text": c.text}
+                        for c in s.candidates
+                    ],
+                    "windows": [[round(v, 1) for v in w.corners] for w in s.windows],
+                    "note": s.note,
+                }
+                for s in self.stages
+            ],
+        }
+
+
+@runtime_checkable
+class Grounder(Protocol):
+    """Finds a target in an image.
+
+    ``locate`` returns up to ``limit`` matches, best first, in the pixels of ``image``.
+    ``zoom`` is how many ``image`` pixels stand for one pixel of the original screen frame
+    (0.25 when ECP shows a 4x downsampled frame, 2.0 for a crop upscaled twice): grounders
+    whose targets have a physical size (templates) scale them by it. ``hint`` is the stage-1
+    candidate that led ECP to this crop, in ``image`` pixels (a template's scale, OCR's text).
+    ``min_score`` is the score from which a match counts as found.
+    """
+
+    name: str
+    min_score: float
+
+    def supports(self, target: Target) -> bool: ...
+
+    def locate(self, image: Frame, target: Target, *, limit: int = 5, zoom: float = 1.0,
+               hint: Candidate | None = None) -> list[Match]: ...
+
+
+@runtime_checkable
+class CandidateSource(Protocol):
+    """A grounder with its own stage 1 (e.g. OCR: cheap text detection on the whole frame)."""
+
+    def candidates(self, frame: Frame, target: Target, *, limit: int) -> list[Candidate]: ...
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))

@@ -1,0 +1,104 @@
+"""`guiagent ground` (and the wiring of `guiagent eval`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..annotate import BLUE, GREEN, RED, YELLOW, Mark, save_annotated
+from ..errors import GuiAgentError, TargetNotFound
+from ..screen import Frame
+from .base import Match
+
+GROUNDERS = ("auto", "template", "ocr", "vlm")
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("ground", parents=[common],
+                       help="find a target in a screenshot (text, description or --template)")
+    p.add_argument("image", help="screenshot to search (PNG/JPEG)")
+    p.add_argument("instruction", nargs="?", default="",
+                   help='what to find: "Save" (quoted = exact text) or a description')
+    p.add_argument("--template", help="find this image instead of text")
+    p.add_argument("--grounder", default="auto", choices=GROUNDERS)
+    p.add_argument("--single-stage", action="store_true", help="skip ECP: one full-frame pass")
+    p.add_argument("--crop", type=int, default=1024, help="ECP stage-2 crop side (default 1024)")
+    p.add_argument("--min-score", type=float, help="score from which a match counts")
+    p.add_argument("--all", action="store_true", help="print every match, not only the best")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--annotate", metavar="OUT.png",
+                   help="save the screenshot with candidates, crops and the result drawn on it")
+    p.set_defaults(handler=cmd_ground)
+
+    try:
+        from ..evaluation import add_command
+    except ImportError:
+        return
+    add_command(sub, common)
+
+
+def match_marks(matches: list[Match], *, label_best: str = "") -> list[Mark]:
+    """Marks for an annotated screenshot: stage windows, candidates, then the matches."""
+    marks: list[Mark] = []
+    if matches:
+        for stage in matches[0].stages:
+            for window in stage.windows:
+                marks.append(Mark(box=window, color=BLUE, thickness=2))
+            if stage.name == "coarse":
+                for i, c in enumerate(stage.candidates):
+                    marks.append(Mark(point=c.point, color=YELLOW, thickness=1,
+                                      label=f"#{i + 1} {c.score:.2f}"))
+    for i, m in enumerate(matches):
+        best = i == 0
+        marks.append(Mark(box=m.box, point=m.point, color=RED if best else GREEN,
+                          thickness=3 if best else 2,
+                          label=(label_best or f"{m.score:.3f}") if best else f"{m.score:.3f}"))
+    return marks
+
+
+def cmd_ground(args: argparse.Namespace) -> int:
+    from . import locate_all
+
+    if args.template:
+        target: Any = args.template
+    elif args.instruction.strip():
+        target = args.instruction
+    else:
+        raise GuiAgentError("say what to find: an INSTRUCTION such as '\"Save\"', or --template PNG")
+    frame = Frame.load(Path(args.image))
+    try:
+        matches = locate_all(frame, target, grounder=args.grounder, ecp=not args.single_stage,
+                             crop=args.crop, min_score=args.min_score,
+                             limit=5 if args.all else 1)
+    except TargetNotFound as exc:
+        if args.annotate:
+            seen = getattr(exc, "matches", [])
+            path = save_annotated(frame, match_marks(seen), args.annotate)
+            exc.annotated_path = str(path)
+            raise TargetNotFound(f"{exc} (annotated screenshot: {path})",
+                                 best_score=exc.best_score, annotated_path=str(path)) from None
+        raise
+    best = matches[0]
+    if args.annotate:
+        path = save_annotated(frame, match_marks(matches), args.annotate)
+        if not args.json:
+            print(f"annotated screenshot: {path}", file=sys.stderr)
+    if args.json:
+        payload = best.to_json()
+        if args.all:
+            payload["matches"] = [m.to_json() for m in matches]
+        if args.annotate:
+            payload["annotated"] = str(Path(args.annotate).resolve())
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        for m in matches:
+            p = m.screen_point or m.point
+            box = "" if m.box is None else " box " + ",".join(f"{v:g}" for v in
+                                                                  (round(c) for c in m.box.corners))
+            text = f" text {m.text!r}" if m.text else ""
+            print(f"{p.x:.0f} {p.y:.0f} score {m.score:.3f}{box}{text} "
+                  f"({m.grounder}, {m.elapsed_ms:.0f} ms)")
+    return 0

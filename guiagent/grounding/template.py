@@ -1,0 +1,228 @@
+"""Image targets: OpenCV normalised cross-correlation, coarse-to-fine and multi-scale.
+
+Stage 1 matches a shrunken template on a downsampled frame and keeps the top-k peaks (the single
+best coarse peak picked the wrong button in our measurements); stage 2 (via ECP) re-matches at
+full resolution inside a crop around each, at the scale stage 1 found.
+
+Flat regions are handled on purpose: normalised correlation is 0/0 where the screen or the
+template has no texture, which OpenCV can report as a perfect match. A template with no detail
+is refused with an explanation, and windows of the screen with no variance score 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import GuiAgentError
+from ..geometry import Box, Point
+from ..screen import Frame
+from .base import Candidate, Match, Target
+
+DPI_SCALES = (0.5, 0.667, 0.75, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0)
+
+
+class TemplateError(GuiAgentError, ValueError):
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Peak:
+    x: int
+    y: int
+    score: float
+    width: int
+    height: int
+
+
+class TemplateGrounder:
+    """Finds an image on the screen.
+
+    ``grayscale`` (default) ignores colour; ``scales`` are the template sizes tried (the default
+    covers templates recorded at 50%-200% of the current DPI); ``min_score`` is the correlation
+    from which a match counts (pyautogui users know it as ``confidence``).
+    """
+
+    name = "template"
+    confident_score = 0.99  # look-alike buttons correlate ~0.96; only a near-exact match is final
+    refines_each_candidate = True  # stage 2 searches only around each stage-1 peak
+
+    def __init__(self, *, grayscale: bool = True, scales: tuple[float, ...] = DPI_SCALES,
+                 min_score: float = 0.8, coarse_min_side: int = 12,
+                 coarse_max_factor: int = 4) -> None:
+        self.grayscale = grayscale
+        self.scales = scales
+        self.min_score = min_score
+        self.coarse_min_side = coarse_min_side
+        self.coarse_max_factor = coarse_max_factor
+        self.coarse_zoom = 0.0
+
+    def supports(self, target: Target) -> bool:
+        return target.kind == "image"
+
+    # -- preparation -------------------------------------------------------------------
+    def _pixels(self, bgr: np.ndarray) -> np.ndarray:
+        if self.grayscale:
+            return bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        return bgr
+
+    def _frame_pixels(self, frame: Frame) -> np.ndarray:
+        return frame.gray() if self.grayscale else frame.bgr()
+
+    def _template(self, target: Target) -> np.ndarray:
+        if target.image is None:
+            raise TemplateError(f"{target.describe()} is not an image target")
+        template = self._pixels(target.image)
+        if float(template.std()) < 2.0:
+            raise TemplateError(
+                f"template {target.source or '<image>'} has no detail (it is all one colour), so it "
+                "would match every flat area of the screen; capture a region that includes an "
+                "edge, an icon or text"
+            )
+        return template
+
+    # -- ECP stage 1 ---------------------------------------------------------------------
+    def candidates(self, frame: Frame, target: Target, *, limit: int) -> list[Candidate]:
+        template = self._template(target)
+        th, tw = template.shape[:2]
+        if th > frame.height or tw > frame.width:
+            raise TemplateError(
+                f"template ({tw}x{th}) is larger than the screen image ({frame.width}x{frame.height})"
+            )
+        full = self._frame_pixels(frame)
+        shrunk: dict[int, _Prepared] = {}
+        peaks: list[tuple[_Peak, float]] = []  # (peak, zoom it was found at)
+        # Same-DPI templates are the common case: try scale 1 first and stop when it matches.
+        for scale in sorted(self.scales, key=lambda s: abs(np.log(s))):
+            factor = self._coarse_factor(template, scale)
+            if factor not in shrunk:
+                pixels = full if factor == 1 else cv2.resize(
+                    full, (frame.width // factor, frame.height // factor),
+                    interpolation=cv2.INTER_AREA)
+                shrunk[factor] = _Prepared(pixels)
+            found = self._match_scales(shrunk[factor], template, [scale / factor], limit)
+            zoom = 1.0 / factor
+            peaks.extend((p, zoom) for p in found)
+            if scale == 1.0 and found and found[0].score >= self.min_score:
+                break
+        best_zoom = max(peaks, key=lambda pz: pz[0].score)[1] if peaks else 1.0
+        self.coarse_zoom = best_zoom
+        candidates = [
+            Candidate(Point((p.x + p.width / 2) / z, (p.y + p.height / 2) / z), p.score,
+                      Box(p.x / z, p.y / z, p.width / z, p.height / z))
+            for p, z in peaks
+        ]
+        return sorted(candidates, key=lambda c: -c.score)[:limit]
+
+    def _coarse_factor(self, template: np.ndarray, scale: float) -> int:
+        """The largest downsampling that keeps the template recognisable.
+
+        A template is shrunk as far as it stays >= ``coarse_min_side`` pixels and still
+        correlates >= 0.9 with itself after a shrink-and-restore round trip: small text inside
+        a button blurs away at 4x, and then look-alike buttons would rank at random.
+        """
+        th, tw = template.shape[:2]
+        for factor in range(self.coarse_max_factor, 1, -1):
+            side = min(tw, th) * scale / factor
+            if side < self.coarse_min_side:
+                continue
+            w, h = max(1, round(tw / factor)), max(1, round(th / factor))
+            small = cv2.resize(template, (w, h), interpolation=cv2.INTER_AREA)
+            restored = cv2.resize(small, (tw, th), interpolation=cv2.INTER_LINEAR)
+            kept = float(cv2.matchTemplate(template, restored, cv2.TM_CCOEFF_NORMED)[0, 0])
+            if kept >= 0.9:
+                return factor
+        return 1
+
+    # -- stage 2 / single pass -----------------------------------------------------------
+    def locate(self, image: Frame, target: Target, *, limit: int = 5, zoom: float = 1.0,
+               hint: Candidate | None = None) -> list[Match]:
+        template = self._template(target)
+        th, tw = template.shape[:2]
+        if hint is not None and hint.box is not None:
+            # Stage 1 already chose the scale; allow for its rounding.
+            found = hint.box.width / tw
+            scales = [1.0] if abs(found - 1.0) < 0.03 else [found * f for f in (0.96, 1.0, 1.04)]
+        else:
+            scales = [s * zoom for s in self.scales]
+        if th * min(scales) > image.height or tw * min(scales) > image.width:
+            raise TemplateError(
+                f"template ({tw}x{th}) is larger than the screen image ({image.width}x{image.height})"
+            )
+        pixels = self._frame_pixels(image)
+        ox = oy = 0
+        if hint is not None and hint.box is not None:
+            # Stage 1 is off by at most a few downsampled pixels: search only around it.
+            margin = max(24.0, 0.5 * max(hint.box.width, hint.box.height))
+            area = hint.box.expanded(margin).integer().intersection(image.bounds)
+            if area is not None and area.width >= tw * max(scales) and area.height >= th * max(scales):
+                rows, cols = area.slices()
+                pixels, ox, oy = pixels[rows, cols], int(area.left), int(area.top)
+        peaks = self._match_scales(_Prepared(pixels), template, scales, limit)
+        return [
+            Match(Point(ox + p.x + p.width / 2, oy + p.y + p.height / 2), p.score,
+                  Box(ox + p.x, oy + p.y, p.width, p.height), self.name)
+            for p in peaks
+        ]
+
+    def _match_scales(self, image: _Prepared, template: np.ndarray, scales: list[float],
+                      limit: int) -> list[_Peak]:
+        peaks: list[_Peak] = []
+        th, tw = template.shape[:2]
+        ih, iw = image.pixels.shape[:2]
+        for scale in scales:
+            w, h = max(1, round(tw * scale)), max(1, round(th * scale))
+            if w > iw or h > ih or min(w, h) < 4:
+                continue
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            scaled = template if (w, h) == (tw, th) else cv2.resize(template, (w, h),
+                                                                    interpolation=interp)
+            peaks.extend(_peaks(image, scaled, limit))
+        # Across scales, keep the best of overlapping peaks.
+        kept: list[_Peak] = []
+        for peak in sorted(peaks, key=lambda p: -p.score):
+            if all(abs(peak.x + peak.width / 2 - k.x - k.width / 2) > k.width / 2
+                   or abs(peak.y + peak.height / 2 - k.y - k.height / 2) > k.height / 2
+                   for k in kept):
+                kept.append(peak)
+            if len(kept) == limit:
+                break
+        return kept
+
+
+class _Prepared:
+    """An image to match in, with integral images for O(1) window variance at any size."""
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self.pixels = pixels
+        gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+        self.sums, self.squares = cv2.integral2(gray, sdepth=cv2.CV_64F)
+
+    def flat_windows(self, tw: int, th: int) -> np.ndarray:
+        """True where the ``tw x th`` window (indexed by its top-left corner) has no variance."""
+        def window_sum(table: np.ndarray) -> np.ndarray:
+            return (table[th:, tw:] - table[:-th, tw:] - table[th:, :-tw] + table[:-th, :-tw])
+
+        n = float(tw * th)
+        mean = window_sum(self.sums) / n
+        variance = window_sum(self.squares) / n - mean * mean
+        return variance < 1.0
+
+
+def _peaks(image: _Prepared, template: np.ndarray, limit: int) -> list[_Peak]:
+    """Top ``limit`` correlation peaks, each suppressing a template-sized neighbourhood."""
+    th, tw = template.shape[:2]
+    result = cv2.matchTemplate(image.pixels, template, cv2.TM_CCOEFF_NORMED)
+    result = np.nan_to_num(result, nan=0.0, posinf=0.0, neginf=0.0)
+    result[image.flat_windows(tw, th)] = 0.0
+    peaks: list[_Peak] = []
+    for _ in range(limit):
+        _, score, _, (x, y) = cv2.minMaxLoc(result)
+        if score <= 0:
+            break
+        peaks.append(_Peak(x, y, float(min(score, 1.0)), tw, th))
+        x0, y0 = max(0, x - tw // 2), max(0, y - th // 2)
+        result[y0 : y + th // 2 + 1, x0 : x + tw // 2 + 1] = 0.0
+    return peaks

@@ -1,0 +1,86 @@
+"""Shared fixtures: one 3840x2160 Xvfb display per test session (per xdist worker) and real
+X clients that report what they received."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guiagent import Desktop, VirtualDisplay
+
+APPS = Path(__file__).parent / "apps"
+
+
+@pytest.fixture(scope="session")
+def vdisplay() -> Iterator[VirtualDisplay]:
+    """A 4K virtual display with openbox; $DISPLAY points at it for the whole session."""
+    with VirtualDisplay((3840, 2160)) as display:
+        yield display
+
+
+@pytest.fixture()
+def desktop(vdisplay: VirtualDisplay) -> Iterator[Desktop]:
+    with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as d:
+        yield d
+
+
+@dataclass
+class ProbeApp:
+    """The Tk probe (tests/apps/tk_probe.py) and the events it reported."""
+
+    process: subprocess.Popen[bytes]
+    report: Path
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        if not self.report.exists():
+            return []
+        lines = self.report.read_text(encoding="utf-8").splitlines()
+        events = [json.loads(line) for line in lines if line.strip()]
+        return [e for e in events if kind is None or e["event"] == kind]
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0, what: str = "event") -> list[dict[str, Any]]:
+        """Poll the report until ``predicate(events)`` is true; returns the events."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.events()
+            if predicate(events):
+                return events
+            if self.process.poll() is not None:
+                raise AssertionError(f"probe app exited ({self.process.returncode}) while waiting for {what}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; events: {events[-10:]}")
+            time.sleep(0.05)
+
+    @property
+    def ready(self) -> dict[str, Any]:
+        return self.wait_for(lambda ev: any(e["event"] == "ready" for e in ev), what="ready")[0]
+
+    def text(self) -> str:
+        texts = self.events("text")
+        return texts[-1]["value"] if texts else ""
+
+
+@pytest.fixture()
+def probe(vdisplay: VirtualDisplay, tmp_path: Path) -> Iterator[ProbeApp]:
+    report = tmp_path / "probe.jsonl"
+    process = vdisplay.launch([sys.executable, str(APPS / "tk_probe.py"), str(report),
+                               "--geometry", "900x600+200+150"])
+    app = ProbeApp(process, report)
+    try:
+        app.wait_for(lambda ev: any(e["event"] == "ready" for e in ev), what="the probe window")
+        yield app
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
