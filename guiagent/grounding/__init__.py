@@ -156,7 +156,8 @@ def locate_all(
     chosen = choose_grounder(parsed, grounder)
     threshold = chosen.min_score if min_score is None else min_score
     if ecp:
-        ecp_settings = settings or EcpSettings(crop=crop, top_k=max(5, limit))
+        ecp_settings = settings or EcpSettings(crop=crop, top_k=max(5, limit),
+                                               widen_k=max(20, 2 * limit))
         matches = ecp_locate(frame, parsed, chosen, ecp_settings, limit=limit)
     else:
         matches = single_stage(frame, parsed, chosen, limit=limit)
@@ -191,5 +192,5 @@ def locate(image: Any, target: Any, *, grounder: str = "auto", ecp: bool = True,
     ``target``: quoted text ('"Save"' = exactly that text), an image path/array (template), or
     a description. Raises :class:`~guiagent.errors.TargetNotFound` with the best score seen.
     """
-    return locate_all(image, target, grounder=grounder, ecp=ecp, crop=crop, limit=5,
+    return locate_all(image, target, grounder=grounder, ecp=ecp, crop=crop, limit=1,
                       min_score=min_score, settings=settings)[0]

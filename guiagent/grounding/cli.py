@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..annotate import BLUE, GREEN, RED, YELLOW, Mark, save_annotated
-from ..errors import GuiAgentError, TargetNotFound
+from ..errors import TargetNotFound
 from ..screen import Frame
-from .base import Match
+from .base import EmptyTargetError, Match
 
 GROUNDERS = ("auto", "template", "ocr", "vlm")
 
@@ -67,7 +67,7 @@ def cmd_ground(args: argparse.Namespace) -> int:
     elif args.instruction.strip():
         target = args.instruction
     else:
-        raise GuiAgentError("say what to find: an INSTRUCTION such as '\"Save\"', or --template PNG")
+        raise EmptyTargetError("say what to find: an INSTRUCTION such as '\"Save\"', or --template PNG")
     frame = Frame.load(Path(args.image))
     try:
         matches = locate_all(frame, target, grounder=args.grounder, ecp=not args.single_stage,

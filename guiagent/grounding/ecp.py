@@ -157,16 +157,19 @@ def ecp_locate(frame: Frame, target: Target, grounder: Grounder,
     started = time.perf_counter()
     min_score = float(getattr(grounder, "min_score", 0.0))
     # Near-identical buttons all correlate ~0.96 with a template; a grounder says from which
-    # score a match is unambiguous enough to stop looking at further crops.
+    # score a match is unambiguous enough to stop looking at further crops. When several
+    # instances are wanted (find_all), every candidate is examined.
     confident = float(getattr(grounder, "confident_score", settings.confident))
+    if limit > 1:
+        confident = float("inf")
     candidates, coarse, zoom = stage_one(frame, target, grounder, settings)
     stages: list[StageRecord] = [coarse]
 
     if candidates and _is_exact(candidates[0], zoom, settings):
-        best = candidates[0]
         stages.append(StageRecord("fine", 0.0, Size(0, 0), note="skipped: stage 1 was exact"))
-        match = Match(best.point, best.score, best.box, grounder.name, best.text)
-        return [_finish(match, stages, started)]
+        exact = [c for c in candidates if _is_exact(c, zoom, settings)][:limit]
+        return [_finish(Match(c.point, c.score, c.box, grounder.name, c.text), stages, started)
+                for c in exact]
 
     matches: list[Match] = []
     fine_start = time.perf_counter()
