@@ -172,15 +172,12 @@ def ecp_locate(frame: Frame, target: Target, grounder: Grounder,
                 for c in exact]
 
     matches: list[Match] = []
-    fine_start = time.perf_counter()
     windows: list[Box] = []
-    first, rest = candidates[: settings.top_k], candidates[settings.top_k : settings.widen_k]
-    note = ""
-    for batch in (first, rest):
-        if batch is rest:
-            if not rest or (matches and max(m.score for m in matches) >= confident):
-                break
-            note = f"widened to {len(first) + len(rest)} candidates: the first were not confident"
+
+    def best_score() -> float:
+        return max((m.score for m in matches), default=0.0)
+
+    def refine(batch: list[Candidate]) -> None:
         # Crop-based grounders (OCR, VLM) read a whole crop, so near candidates share one; a
         # grounder that only searches around its hint (templates) refines each separately.
         groups = ([[c] for c in batch] if getattr(grounder, "refines_each_candidate", False)
@@ -191,11 +188,33 @@ def ecp_locate(frame: Frame, target: Target, grounder: Grounder,
             found = grounder.locate(frame.crop(window), target, limit=limit, zoom=1.0,
                                     hint=_hint(group[0], window))
             matches.extend(_to_frame(m, window) for m in found)
-            if matches and max(m.score for m in matches) >= confident:
-                break
+            if best_score() >= confident:
+                return
+
+    fine_start = time.perf_counter()
+    first, rest = candidates[: settings.top_k], candidates[settings.top_k : settings.widen_k]
+    refine(first)
+    note = ""
+    if rest and best_score() < confident:
+        note = f"widened to {len(first) + len(rest)} candidates: the first were not confident"
+        refine(rest)
     stages.append(StageRecord("fine", _elapsed_ms(fine_start), Size(settings.crop, settings.crop),
                               tuple(Candidate(m.point, m.score, m.box, m.text) for m in matches),
                               tuple(windows), note))
+
+    # Still unsure: look again at a finer stage-1 resolution, when the grounder has one
+    # (look-alike buttons whose labels blur together when downsampled).
+    finer = getattr(grounder, "finer_candidates", None)
+    while finer is not None and limit == 1 and best_score() < confident:
+        start = time.perf_counter()
+        more = finer(frame, target, limit=settings.widen_k, zoom=zoom)
+        if more is None:
+            break
+        zoom = float(getattr(grounder, "coarse_zoom", zoom))
+        refine(more)
+        stages.append(StageRecord(
+            "finer", _elapsed_ms(start), Size(round(frame.width * zoom), round(frame.height * zoom)),
+            tuple(more), note=f"stage 1 again at zoom {zoom:.3g}: no confident match yet"))
 
     if settings.tiles and not any(m.score >= min_score for m in matches):
         tiled_start = time.perf_counter()

@@ -51,12 +51,14 @@ class TemplateGrounder:
 
     def __init__(self, *, grayscale: bool = True, scales: tuple[float, ...] = DPI_SCALES,
                  min_score: float = 0.8, coarse_min_side: int = 12,
-                 coarse_max_factor: int = 4) -> None:
+                 coarse_max_factor: int = 4, coarse_keep: float = 0.6) -> None:
         self.grayscale = grayscale
         self.scales = scales
         self.min_score = min_score
         self.coarse_min_side = coarse_min_side
         self.coarse_max_factor = coarse_max_factor
+        self.coarse_keep = coarse_keep
+        self.coarse_accept = 0.6
         self.coarse_zoom = 0.0
 
     def supports(self, target: Target) -> bool:
@@ -85,6 +87,18 @@ class TemplateGrounder:
 
     # -- ECP stage 1 ---------------------------------------------------------------------
     def candidates(self, frame: Frame, target: Target, *, limit: int) -> list[Candidate]:
+        return self._candidates(frame, target, limit, max_factor=self.coarse_max_factor)
+
+    def finer_candidates(self, frame: Frame, target: Target, *, limit: int,
+                         zoom: float) -> list[Candidate] | None:
+        """Stage 1 again at twice the resolution of ``zoom`` (None when already at full)."""
+        factor = round(1 / zoom) if zoom > 0 else 1
+        if factor <= 1:
+            return None
+        return self._candidates(frame, target, limit, max_factor=factor // 2, forced=True)
+
+    def _candidates(self, frame: Frame, target: Target, limit: int, *, max_factor: int,
+                    forced: bool = False) -> list[Candidate]:
         template = self._template(target)
         th, tw = template.shape[:2]
         if th > frame.height or tw > frame.width:
@@ -96,19 +110,25 @@ class TemplateGrounder:
         peaks: list[tuple[_Peak, float]] = []  # (peak, zoom it was found at)
         # Same-DPI templates are the common case: try scale 1 first and stop when it matches.
         for scale in sorted(self.scales, key=lambda s: abs(np.log(s))):
-            factor = self._coarse_factor(template, scale)
+            if forced:
+                factor = max_factor
+            else:
+                # At least 2x when the template stays >= 8 px: the finer look behind stage 2
+                # catches what this coarse level cannot tell apart.
+                factor = max(self._coarse_factor(template, scale, max_factor),
+                             min(2, max_factor, int(min(tw, th) * scale // 8) or 1))
+            factor = max(1, min(factor, int(min(tw, th) * scale // 4) or 1))
             if factor not in shrunk:
                 pixels = full if factor == 1 else cv2.resize(
                     full, (frame.width // factor, frame.height // factor),
                     interpolation=cv2.INTER_AREA)
                 shrunk[factor] = _Prepared(pixels)
             found = self._match_scales(shrunk[factor], template, [scale / factor], limit)
-            zoom = 1.0 / factor
-            peaks.extend((p, zoom) for p in found)
-            if scale == 1.0 and found and found[0].score >= self.min_score:
+            peaks.extend((p, 1.0 / factor) for p in found)
+            # Downsampling lowers correlations, so the coarse bar is below min_score.
+            if scale == 1.0 and found and found[0].score >= self.coarse_accept:
                 break
-        best_zoom = max(peaks, key=lambda pz: pz[0].score)[1] if peaks else 1.0
-        self.coarse_zoom = best_zoom
+        self.coarse_zoom = max(peaks, key=lambda pz: pz[0].score)[1] if peaks else 1.0
         candidates = [
             Candidate(Point((p.x + p.width / 2) / z, (p.y + p.height / 2) / z), p.score,
                       Box(p.x / z, p.y / z, p.width / z, p.height / z))
@@ -116,15 +136,16 @@ class TemplateGrounder:
         ]
         return sorted(candidates, key=lambda c: -c.score)[:limit]
 
-    def _coarse_factor(self, template: np.ndarray, scale: float) -> int:
+    def _coarse_factor(self, template: np.ndarray, scale: float, max_factor: int) -> int:
         """The largest downsampling that keeps the template recognisable.
 
         A template is shrunk as far as it stays >= ``coarse_min_side`` pixels and still
-        correlates >= 0.9 with itself after a shrink-and-restore round trip: small text inside
-        a button blurs away at 4x, and then look-alike buttons would rank at random.
+        correlates >= ``coarse_keep`` with itself after a shrink-and-restore round trip. When
+        look-alikes still rank at random at that resolution (small labels blur together), ECP
+        asks ``finer_candidates`` for another look at twice the resolution.
         """
         th, tw = template.shape[:2]
-        for factor in range(self.coarse_max_factor, 1, -1):
+        for factor in range(max_factor, 1, -1):
             side = min(tw, th) * scale / factor
             if side < self.coarse_min_side:
                 continue
@@ -132,7 +153,7 @@ class TemplateGrounder:
             small = cv2.resize(template, (w, h), interpolation=cv2.INTER_AREA)
             restored = cv2.resize(small, (tw, th), interpolation=cv2.INTER_LINEAR)
             kept = float(cv2.matchTemplate(template, restored, cv2.TM_CCOEFF_NORMED)[0, 0])
-            if kept >= 0.9:
+            if kept >= self.coarse_keep:
                 return factor
         return 1
 
@@ -193,36 +214,50 @@ class TemplateGrounder:
 
 
 class _Prepared:
-    """An image to match in, with integral images for O(1) window variance at any size."""
+    """An image to match in (kept as a class so per-image work can be shared across scales)."""
 
     def __init__(self, pixels: np.ndarray) -> None:
         self.pixels = pixels
-        gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-        self.sums, self.squares = cv2.integral2(gray, sdepth=cv2.CV_64F)
+        self.gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
 
-    def flat_windows(self, tw: int, th: int) -> np.ndarray:
-        """True where the ``tw x th`` window (indexed by its top-left corner) has no variance."""
-        def window_sum(table: np.ndarray) -> np.ndarray:
-            return (table[th:, tw:] - table[:-th, tw:] - table[th:, :-tw] + table[:-th, :-tw])
-
-        n = float(tw * th)
-        mean = window_sum(self.sums) / n
-        variance = window_sum(self.squares) / n - mean * mean
-        return variance < 1.0
+    def is_flat(self, x: int, y: int, tw: int, th: int) -> bool:
+        """Whether the ``tw x th`` window at ``(x, y)`` has (almost) no variance."""
+        return float(self.gray[y : y + th, x : x + tw].std()) < 1.0
 
 
 def _peaks(image: _Prepared, template: np.ndarray, limit: int) -> list[_Peak]:
-    """Top ``limit`` correlation peaks, each suppressing a template-sized neighbourhood."""
+    """Top ``limit`` correlation peaks, each suppressing a template-sized neighbourhood.
+
+    Where the screen is flat the correlation is 0/0 and OpenCV may report +-1, so a peak on a
+    flat window is discarded (and the search goes on) instead of being returned.
+    """
     th, tw = template.shape[:2]
     result = cv2.matchTemplate(image.pixels, template, cv2.TM_CCOEFF_NORMED)
-    result = np.nan_to_num(result, nan=0.0, posinf=0.0, neginf=0.0)
-    result[image.flat_windows(tw, th)] = 0.0
+    cv2.patchNaNs(result, 0.0)
     peaks: list[_Peak] = []
-    for _ in range(limit):
+    rejected = 0
+    while len(peaks) < limit and rejected < 10_000:
         _, score, _, (x, y) = cv2.minMaxLoc(result)
         if score <= 0:
             break
+        if image.is_flat(x, y, tw, th):
+            rejected += 1
+            if rejected == 64:  # a large flat area (a black screen): clear it all at once
+                _clear_flat(result, image.gray, tw, th)
+            result[y, x] = 0.0
+            continue
         peaks.append(_Peak(x, y, float(min(score, 1.0)), tw, th))
         x0, y0 = max(0, x - tw // 2), max(0, y - th // 2)
         result[y0 : y + th // 2 + 1, x0 : x + tw // 2 + 1] = 0.0
     return peaks
+
+
+def _clear_flat(result: np.ndarray, gray: np.ndarray, tw: int, th: int) -> None:
+    """Zero every window of ``result`` whose image window has no variance."""
+    data = gray.astype(np.float32)
+    mean = cv2.boxFilter(data, -1, (tw, th), anchor=(0, 0), normalize=True,
+                         borderType=cv2.BORDER_REPLICATE)
+    mean_sq = cv2.boxFilter(data * data, -1, (tw, th), anchor=(0, 0), normalize=True,
+                            borderType=cv2.BORDER_REPLICATE)
+    variance = (mean_sq - mean * mean)[: result.shape[0], : result.shape[1]]
+    result[variance < 1.0] = 0.0
