@@ -21,7 +21,8 @@ from .errors import (
     OutOfBoundsError,
 )
 from .geometry import Box, Point, PointLike, as_point
-from .keys import canonical_key, parse_keys, pynput_hotkey_format
+from .hotkeys import HotkeyListener
+from .keys import canonical_key, parse_keys
 
 _BUTTONS = ("left", "right", "middle")
 _DIRECTIONS = ("up", "down", "left", "right")
@@ -205,24 +206,16 @@ class Executor:
         self._display = display
         self._backend = backend
         self._abort = threading.Event()
-        self._listener: object | None = None
+        self._listener: HotkeyListener | None = None
         self.history: list[ActionRecord] = []
         if self.settings.abort_hotkey and not self.settings.dry_run:
             self._start_abort_listener(self.settings.abort_hotkey)
 
     # -- abort -------------------------------------------------------------------------
     def _start_abort_listener(self, combo: str) -> None:
-        from .backends import _display_env
-
-        keys = parse_keys(combo)
+        listener = HotkeyListener(combo, self.abort, self._display)
         try:
-            with _display_env(self._display):
-                from pynput import keyboard
-
-                listener = keyboard.GlobalHotKeys({pynput_hotkey_format(keys): self.abort})
-                listener.daemon = True
-                listener.start()
-                listener.wait()
+            listener.start()
         except Exception as exc:  # no XRecord, no display: run without the hotkey, but say so
             import warnings
 
@@ -343,9 +336,8 @@ class Executor:
             self._check_abort()
 
     def close(self) -> None:
-        listener = self._listener
-        if listener is not None:
-            listener.stop()  # type: ignore[attr-defined]
+        if self._listener is not None:
+            self._listener.stop()
             self._listener = None
         if self._backend is not None:
             self._backend.close()

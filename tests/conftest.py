@@ -46,7 +46,8 @@ class ProbeApp:
         events = [json.loads(line) for line in lines if line.strip()]
         return [e for e in events if kind is None or e["event"] == kind]
 
-    def wait_for(self, predicate: Any, timeout: float = 10.0, what: str = "event") -> list[dict[str, Any]]:
+    def wait_for(self, predicate: Any, timeout: float = 30.0,
+                 what: str = "event") -> list[dict[str, Any]]:
         """Poll the report until ``predicate(events)`` is true; returns the events."""
         deadline = time.monotonic() + timeout
         while True:

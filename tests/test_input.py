@@ -53,7 +53,8 @@ def test_buttons_double_click_scroll_and_keys(vdisplay: Any, probe: Any, backend
         probe.wait_for(lambda ev: len([e for e in ev if e["event"] == "scroll"]) >= 4, what="scrolls")
         desktop.click(text_point(ready))
         desktop.type("abc")
-        desktop.press("ctrl+a")  # Tk text: select all... then typing replaces nothing; use keys
+        probe.wait_for(lambda ev: probe.text() == "abc", what="'abc'")
+        desktop.press("ctrl+a")  # Tk's text widget: to the start of the line
         desktop.press("end")
         desktop.press("backspace", presses=2)
         probe.wait_for(lambda ev: probe.text() == "a", what="backspaces to leave 'a'")

@@ -33,7 +33,7 @@ def create_backend(name: str, display: str | None = None) -> InputBackend:
             if name == "pynput":
                 from ._pynput import PynputBackend
 
-                return PynputBackend()
+                return PynputBackend(display)
             from ._xdotool import XdotoolBackend
 
             return XdotoolBackend(display)

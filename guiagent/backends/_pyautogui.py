@@ -33,13 +33,15 @@ class PyAutoGUIBackend:
         self._unicode_typist: Any = None
 
     def _rebind_display(self, display: str | None) -> None:
-        # pyautogui opens $DISPLAY once, at import. A later session on another display (a
-        # second Xvfb, an xdist worker) would otherwise send its events to the first one.
+        # pyautogui opens $DISPLAY once, at import, into a module global. A later session on
+        # another display (a second Xvfb, an xdist worker), or on a restarted one that reuses
+        # the name, would send its events to a dead or wrong connection: reconnect each time.
+        # pyautogui can therefore drive one display at a time per process.
         try:
             from pyautogui import _pyautogui_x11 as x11
         except ImportError:  # not on X11
             return
-        if display and x11._display.get_display_name() != display:
+        if display:
             from Xlib.display import Display
 
             x11._display = Display(display)

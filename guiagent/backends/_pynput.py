@@ -13,7 +13,7 @@ from .unicode import type_paced, unicode_typist
 class PynputBackend:
     name = "pynput"
 
-    def __init__(self) -> None:
+    def __init__(self, display: str | None = None) -> None:
         from pynput import keyboard, mouse
 
         self._keyboard_mod = keyboard
@@ -21,6 +21,7 @@ class PynputBackend:
         self._mouse = mouse.Controller()
         self._keyboard = keyboard.Controller()
         self._unicode_typist: Any = None
+        self._display_name = display
 
     def _button(self, button: MouseButton) -> Any:
         return getattr(self._mouse_mod.Button, button)
@@ -65,7 +66,7 @@ class PynputBackend:
         # pynput rebinds one scratch keycode per missing character on X11, which clients
         # misread ("日本" arrived as "日日"); backends.unicode binds them safely.
         if self._unicode_typist is None:
-            self._unicode_typist = unicode_typist(None)
+            self._unicode_typist = unicode_typist(self._display_name)
         type_paced(self._unicode_typist, text, interval)
 
     def press(self, key: str, presses: int) -> None:

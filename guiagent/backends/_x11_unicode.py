@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 QUIET_S = 0.5  # how long a client may lag behind the server before a rebind is safe
+SETTLE_S = 0.05  # time for clients to take in new bindings before their keys arrive
 _LOCK = threading.Lock()  # the keyboard map is global to the X server
 
 
@@ -70,10 +71,13 @@ class X11UnicodeTypist:
 
         with _LOCK:
             known, spare = self._keymap()
-            for char in text:
+            # Bind what this text needs up front: a key pressed right after its keycode was
+            # bound was sometimes read with the old (empty) mapping ("Ω" arrived as "??").
+            self._bind_missing(text, known, spare)
+            for position, char in enumerate(text):
                 sym = keysym_for(char)
-                if sym not in known:
-                    known[sym] = (self._bind(sym, known, spare), False)
+                if sym not in known:  # more distinct characters than spare keycodes
+                    self._bind_missing(text[position:], known, spare)
                 keycode, shifted = known[sym]
                 if shifted:
                     xtest.fake_input(self._display, X.KeyPress, self._shift)
@@ -84,6 +88,20 @@ class X11UnicodeTypist:
                 if keycode in self._bound_here:
                     self._last_key = time.monotonic()
             self._display.sync()
+
+    def _bind_missing(self, text: str, known: dict[int, tuple[int, bool]], spare: list[int]) -> None:
+        bound = False
+        for char in text:
+            sym = keysym_for(char)
+            if sym in known:
+                continue
+            if not spare and bound:
+                break  # the rest is bound once these keycodes are free again
+            known[sym] = (self._bind(sym, known, spare), False)
+            bound = True
+        if bound:
+            self._display.sync()
+            time.sleep(SETTLE_S)
 
     def _bind(self, sym: int, known: dict[int, tuple[int, bool]], spare: list[int]) -> int:
         if not spare:

@@ -56,7 +56,9 @@ class XdotoolBackend:
         self._run("mousemove", str(x), str(y))
 
     def click(self, x: int, y: int, button: MouseButton, count: int) -> None:
-        self._run("mousemove", str(x), str(y), "click", "--repeat", str(count), "--delay", "40",
+        # xdotool waits --delay (default 100 ms) after every click, the last one too.
+        delay = "40" if count > 1 else "0"
+        self._run("mousemove", str(x), str(y), "click", "--repeat", str(count), "--delay", delay,
                   _BUTTONS[button])
 
     def drag(self, start: tuple[int, int], end: tuple[int, int], button: MouseButton,
