@@ -88,18 +88,27 @@ def get_grounder(name: str) -> Grounder:
 
 # Words that say a description is about an element's look or place, not its visible text.
 _NEEDS_MODEL = re.compile(
-    r"\b(icon|button|image|picture|logo|symbol|arrow|checkbox|toggle|slider|avatar|gear|cog|"
-    r"left of|right of|above|below|next to|beside|near|under|top|bottom|corner|first|second|"
-    r"third|last|red|green|blue|yellow|grey|gray|colou?red)\b",
+    r"\b(icon|image|picture|logo|symbol|arrow|avatar|gear|cog|slider|toggle|"
+    r"left of|right of|next to|beside|above|below|near|underneath|"
+    r"(top|bottom|upper|lower)[- ](left|right)|colou?red|shaped?|looks? like)\b",
     re.IGNORECASE,
 )
+# "the Save button" names the visible text "Save": articles and role words are not on screen.
+_ARTICLES = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
+_ROLES = re.compile(r"\s+(button|link|tab|menu item|menu|field|option|checkbox|item|entry)$",
+                    re.IGNORECASE)
 
 
-def plainly_names_text(description: str) -> bool:
-    """Whether a description is just visible text ("Save As", "File") rather than a picture
-    of something ("the gear icon left of Help")."""
-    words = description.split()
-    return 0 < len(words) <= 6 and not _NEEDS_MODEL.search(description)
+def visible_text_of(description: str) -> str | None:
+    """The visible text a description plainly names ("the Save As button" -> "Save As"), or
+    None when it describes a look or a place ("the gear icon left of Help") and needs a model."""
+    text = description.strip()
+    if _NEEDS_MODEL.search(text):
+        return None
+    text = _ROLES.sub("", _ARTICLES.sub("", text)).strip()
+    if text.startswith(('"', "“")) and text.endswith(('"', "”")) and len(text) > 2:
+        text = text[1:-1]
+    return text if 0 < len(text.split()) <= 8 else None
 
 
 def vlm_configured() -> bool:
@@ -121,7 +130,7 @@ def choose_grounder(target: Target, requested: str = "auto") -> Grounder:
         return get_grounder("ocr")
     if vlm_configured():
         return get_grounder("vlm")
-    if plainly_names_text(target.text):
+    if visible_text_of(target.text) is not None:
         return get_grounder("ocr")
     raise GrounderUnavailable(
         f"{target.describe()} describes something by its look or place, which needs a vision "
@@ -154,6 +163,10 @@ def locate_all(
     frame = _as_frame(image)
     parsed = Target.parse(target)
     chosen = choose_grounder(parsed, grounder)
+    if parsed.kind == "description" and chosen.name == "ocr":
+        plain = visible_text_of(parsed.text)
+        if plain is not None and plain != parsed.text:
+            parsed = Target("description", text=plain, source=parsed.source)
     threshold = chosen.min_score if min_score is None else min_score
     if ecp:
         ecp_settings = settings or EcpSettings(crop=crop, top_k=max(5, limit),
