@@ -50,14 +50,13 @@ class TemplateGrounder:
     refines_each_candidate = True  # stage 2 searches only around each stage-1 peak
 
     def __init__(self, *, grayscale: bool = True, scales: tuple[float, ...] = DPI_SCALES,
-                 min_score: float = 0.8, coarse_min_side: int = 12,
-                 coarse_max_factor: int = 4, coarse_keep: float = 0.6) -> None:
+                 min_score: float = 0.8, coarse_min_side: int = 6,
+                 coarse_max_factor: int = 4) -> None:
         self.grayscale = grayscale
         self.scales = scales
         self.min_score = min_score
         self.coarse_min_side = coarse_min_side
         self.coarse_max_factor = coarse_max_factor
-        self.coarse_keep = coarse_keep
         self.coarse_accept = 0.6
         self.coarse_zoom = 0.0
 
@@ -95,10 +94,10 @@ class TemplateGrounder:
         factor = round(1 / zoom) if zoom > 0 else 1
         if factor <= 1:
             return None
-        return self._candidates(frame, target, limit, max_factor=factor // 2, forced=True)
+        return self._candidates(frame, target, limit, max_factor=factor // 2)
 
-    def _candidates(self, frame: Frame, target: Target, limit: int, *, max_factor: int,
-                    forced: bool = False) -> list[Candidate]:
+    def _candidates(self, frame: Frame, target: Target, limit: int, *,
+                    max_factor: int) -> list[Candidate]:
         template = self._template(target)
         th, tw = template.shape[:2]
         if th > frame.height or tw > frame.width:
@@ -110,14 +109,9 @@ class TemplateGrounder:
         peaks: list[tuple[_Peak, float]] = []  # (peak, zoom it was found at)
         # Same-DPI templates are the common case: try scale 1 first and stop when it matches.
         for scale in sorted(self.scales, key=lambda s: abs(np.log(s))):
-            if forced:
-                factor = max_factor
-            else:
-                # At least 2x when the template stays >= 8 px: the finer look behind stage 2
-                # catches what this coarse level cannot tell apart.
-                factor = max(self._coarse_factor(template, scale, max_factor),
-                             min(2, max_factor, int(min(tw, th) * scale // 8) or 1))
-            factor = max(1, min(factor, int(min(tw, th) * scale // 4) or 1))
+            # Downsample as far as the template stays >= coarse_min_side pixels. Look-alikes
+            # that this resolution cannot tell apart get a finer look from ECP (finer_candidates).
+            factor = max(1, min(max_factor, int(min(tw, th) * scale // self.coarse_min_side)))
             if factor not in shrunk:
                 pixels = full if factor == 1 else cv2.resize(
                     full, (frame.width // factor, frame.height // factor),
@@ -135,27 +129,6 @@ class TemplateGrounder:
             for p, z in peaks
         ]
         return sorted(candidates, key=lambda c: -c.score)[:limit]
-
-    def _coarse_factor(self, template: np.ndarray, scale: float, max_factor: int) -> int:
-        """The largest downsampling that keeps the template recognisable.
-
-        A template is shrunk as far as it stays >= ``coarse_min_side`` pixels and still
-        correlates >= ``coarse_keep`` with itself after a shrink-and-restore round trip. When
-        look-alikes still rank at random at that resolution (small labels blur together), ECP
-        asks ``finer_candidates`` for another look at twice the resolution.
-        """
-        th, tw = template.shape[:2]
-        for factor in range(max_factor, 1, -1):
-            side = min(tw, th) * scale / factor
-            if side < self.coarse_min_side:
-                continue
-            w, h = max(1, round(tw / factor)), max(1, round(th / factor))
-            small = cv2.resize(template, (w, h), interpolation=cv2.INTER_AREA)
-            restored = cv2.resize(small, (tw, th), interpolation=cv2.INTER_LINEAR)
-            kept = float(cv2.matchTemplate(template, restored, cv2.TM_CCOEFF_NORMED)[0, 0])
-            if kept >= self.coarse_keep:
-                return factor
-        return 1
 
     # -- stage 2 / single pass -----------------------------------------------------------
     def locate(self, image: Frame, target: Target, *, limit: int = 5, zoom: float = 1.0,
