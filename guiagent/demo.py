@@ -16,6 +16,9 @@ from .errors import DisplayError
 from .geometry import Box, Point
 
 GREETING = "héllo from guiagent ✓"
+# The shell computes the answer, so the text we look for is on screen only if the command ran.
+COMMAND = 'echo "{greeting}: $((6 * 7))"'.format(greeting=GREETING)
+ANSWER = "guiagent ✓: 42"
 
 
 def _window_box(display: VirtualDisplay, title: str, timeout: float = 15.0) -> Box:
@@ -50,7 +53,7 @@ def run_demo(out: Path, keep_open: bool = False) -> int:
             with Desktop(display, abort_hotkey=None) as desktop:
                 click_at = window.center
                 desktop.click(click_at)
-                command = f'echo "{GREETING}"'
+                command = COMMAND
                 desktop.type(command + "\n")
                 print(f"clicked at ({click_at.x:g}, {click_at.y:g}) and typed {command!r}",
                       file=sys.stderr)
@@ -68,11 +71,11 @@ def run_demo(out: Path, keep_open: bool = False) -> int:
 
 
 def _find_output(desktop: Desktop) -> list[Mark]:
-    """Find the echoed greeting on screen by OCR (the shell printed it, we only read pixels)."""
+    """Find the shell's answer on screen by OCR (the shell printed it, we only read pixels)."""
     from .grounding import GrounderUnavailable
 
     try:
-        match = desktop.wait_for(f'"{GREETING.replace(" ✓", "")}"', timeout=20)
+        match = desktop.wait_for(f'"{ANSWER.replace(" ✓", "")}"', timeout=20)
     except GrounderUnavailable as exc:
         print(f"(skipping the OCR check: {exc})", file=sys.stderr)
         return []
@@ -81,7 +84,7 @@ def _find_output(desktop: Desktop) -> list[Mark]:
         return []
     assert match is not None
     point = match.screen_point or match.point
-    print(f"read the greeting back from the screen at ({point.x:.0f}, {point.y:.0f}), "
+    print(f"read the shell's answer back from the screen at ({point.x:.0f}, {point.y:.0f}), "
           f"score {match.score:.2f}, {match.elapsed_ms:.0f} ms", file=sys.stderr)
     return [Mark(box=match.box, point=Point(match.point.x, match.point.y), color=GREEN,
-                 label=f"found on screen by OCR ({match.score:.2f})")]
+                 label=f"the answer, found on screen by OCR ({match.score:.2f})")]

@@ -69,12 +69,17 @@ class ProbeApp:
         return texts[-1]["value"] if texts else ""
 
 
+def start_probe(display: VirtualDisplay, report: Path, *extra: str,
+                geometry: str = "900x600+200+150") -> ProbeApp:
+    process = display.launch([sys.executable, str(APPS / "tk_probe.py"), str(report),
+                              "--geometry", geometry, *extra])
+    return ProbeApp(process, report)
+
+
 @pytest.fixture()
 def probe(vdisplay: VirtualDisplay, tmp_path: Path) -> Iterator[ProbeApp]:
-    report = tmp_path / "probe.jsonl"
-    process = vdisplay.launch([sys.executable, str(APPS / "tk_probe.py"), str(report),
-                               "--geometry", "900x600+200+150"])
-    app = ProbeApp(process, report)
+    app = start_probe(vdisplay, tmp_path / "probe.jsonl")
+    process = app.process
     try:
         app.wait_for(lambda ev: any(e["event"] == "ready" for e in ev), what="the probe window")
         yield app

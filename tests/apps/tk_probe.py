@@ -20,6 +20,9 @@ def main() -> None:
     parser.add_argument("report")
     parser.add_argument("--geometry", default="900x600+200+150")
     parser.add_argument("--title", default="guiagent-probe")
+    parser.add_argument("--buttons", default="",
+                        help="comma-separated button labels; a press reports {'event': 'button'}")
+    parser.add_argument("--font-size", type=int, default=11, help="button font size (points)")
     args = parser.parse_args()
     out = open(args.report, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives with the app
 
@@ -31,6 +34,15 @@ def main() -> None:
     root.geometry(args.geometry)
     text = tk.Text(root, height=3, font=("DejaVu Sans", 16))
     text.pack(fill="x", padx=10, pady=10)
+    buttons: dict[str, tk.Button] = {}
+    if args.buttons:
+        row = tk.Frame(root)
+        row.pack(fill="x", padx=10)
+        for label in args.buttons.split(","):
+            button = tk.Button(row, text=label, font=("DejaVu Sans", args.font_size),
+                               command=lambda name=label: emit("button", label=name))
+            button.pack(side="left", padx=12, pady=6)
+            buttons[label] = button
     canvas = tk.Canvas(root, background="#3060c0", highlightthickness=0)
     canvas.pack(fill="both", expand=True, padx=10, pady=10)
 
@@ -61,7 +73,9 @@ def main() -> None:
 
     def ready() -> None:
         root.update_idletasks()
-        emit("ready", text_x=text.winfo_rootx(), text_y=text.winfo_rooty(),
+        boxes = {label: [b.winfo_rootx(), b.winfo_rooty(), b.winfo_width(), b.winfo_height()]
+                 for label, b in buttons.items()}
+        emit("ready", buttons=boxes, text_x=text.winfo_rootx(), text_y=text.winfo_rooty(),
              text_w=text.winfo_width(), text_h=text.winfo_height(),
              canvas_x=canvas.winfo_rootx(), canvas_y=canvas.winfo_rooty(),
              canvas_w=canvas.winfo_width(), canvas_h=canvas.winfo_height())
