@@ -69,7 +69,7 @@ def test_routing() -> None:
     assert choose_grounder(Target.parse('"Save"')).name == "ocr"
     assert choose_grounder(Target.parse("the Save button")).name == "ocr"
     assert choose_grounder(Target("image", image=np.ones((5, 5, 3), np.uint8))).name == "template"
-    with pytest.raises(GrounderUnavailable, match="vision model"):
+    with pytest.raises(GrounderUnavailable, match="vision-language model"):
         choose_grounder(Target.parse("the gear icon left of Help"))
     with pytest.raises(GrounderUnavailable, match="cannot look for"):
         choose_grounder(Target.parse('"Save"'), "template")

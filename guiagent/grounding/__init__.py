@@ -133,9 +133,9 @@ def choose_grounder(target: Target, requested: str = "auto") -> Grounder:
     if visible_text_of(target.text) is not None:
         return get_grounder("ocr")
     raise GrounderUnavailable(
-        f"{target.describe()} describes something by its look or place, which needs a vision "
-        "model: configure one (see the README, 'Grounding with a VLM'), or quote the visible "
-        "text to find (\"Save\"), or pass an image of the target"
+        f"{target.describe()} describes something by its look or place, which needs a "
+        "vision-language model, and none is registered (register_grounder('vlm', ...)); "
+        "quote the visible text to find instead (\"Save\"), or pass an image of the target"
     )
 
 
