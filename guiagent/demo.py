@@ -17,7 +17,7 @@ from .geometry import Box, Point
 
 GREETING = "héllo from guiagent ✓"
 # The shell computes the answer, so the text we look for is on screen only if the command ran.
-COMMAND = 'echo "{greeting}: $((6 * 7))"'.format(greeting=GREETING)
+COMMAND = f'echo "{GREETING}: $((6 * 7))"'
 ANSWER = "guiagent ✓: 42"
 
 

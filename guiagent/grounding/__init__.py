@@ -93,21 +93,14 @@ _NEEDS_MODEL = re.compile(
     r"(top|bottom|upper|lower)[- ](left|right)|colou?red|shaped?|looks? like)\b",
     re.IGNORECASE,
 )
-# "the Save button" names the visible text "Save": articles and role words are not on screen.
-_ARTICLES = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
-_ROLES = re.compile(r"\s+(button|link|tab|menu item|menu|field|option|checkbox|item|entry)$",
-                    re.IGNORECASE)
-
-
 def visible_text_of(description: str) -> str | None:
     """The visible text a description plainly names ("the Save As button" -> "Save As"), or
     None when it describes a look or a place ("the gear icon left of Help") and needs a model."""
-    text = description.strip()
-    if _NEEDS_MODEL.search(text):
+    if _NEEDS_MODEL.search(description):
         return None
-    text = _ROLES.sub("", _ARTICLES.sub("", text)).strip()
-    if text.startswith(('"', "“")) and text.endswith(('"', "”")) and len(text) > 2:
-        text = text[1:-1]
+    from .textmatch import query_text
+
+    text, _exact = query_text(description, description=True)
     return text if 0 < len(text.split()) <= 8 else None
 
 
@@ -163,10 +156,6 @@ def locate_all(
     frame = _as_frame(image)
     parsed = Target.parse(target)
     chosen = choose_grounder(parsed, grounder)
-    if parsed.kind == "description" and chosen.name == "ocr":
-        plain = visible_text_of(parsed.text)
-        if plain is not None and plain != parsed.text:
-            parsed = Target("description", text=plain, source=parsed.source)
     threshold = chosen.min_score if min_score is None else min_score
     if ecp:
         ecp_settings = settings or EcpSettings(crop=crop, top_k=max(5, limit),
