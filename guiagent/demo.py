@@ -17,8 +17,8 @@ from .geometry import Box, Point
 
 GREETING = "héllo from guiagent ✓"
 # The shell computes the answer, so the text we look for is on screen only if the command ran.
-COMMAND = f'echo "{GREETING}: $((6 * 7))"'
-ANSWER = "guiagent ✓: 42"
+COMMAND = f'echo "{GREETING}, the answer is $((6 * 7))"'
+ANSWER = "the answer is 42"
 
 
 def _window_box(display: VirtualDisplay, title: str, timeout: float = 15.0) -> Box:
@@ -58,7 +58,8 @@ def run_demo(out: Path, keep_open: bool = False) -> int:
                 print(f"clicked at ({click_at.x:g}, {click_at.y:g}) and typed {command!r}",
                       file=sys.stderr)
                 marks = [Mark(point=click_at, color=RED, label="clicked here, then typed")]
-                marks.extend(_find_output(desktop))
+                found = _find_output(desktop)
+                marks.extend(found or [])
                 frame = desktop.capture()
             path = save_annotated(frame, marks, out)
         finally:
@@ -67,21 +68,23 @@ def run_demo(out: Path, keep_open: bool = False) -> int:
         if keep_open:  # pragma: no cover - manual inspection aid
             time.sleep(3600)
     print(f"annotated screenshot: {path}")
-    return 0
+    return 0 if found is not None else 1
 
 
-def _find_output(desktop: Desktop) -> list[Mark]:
-    """Find the shell's answer on screen by OCR (the shell printed it, we only read pixels)."""
+def _find_output(desktop: Desktop) -> list[Mark] | None:
+    """Find the shell's answer on screen by OCR (the shell printed it, we only read pixels).
+
+    Returns the marks to draw, [] when OCR is not installed, None when the answer was not seen."""
     from .grounding import GrounderUnavailable
 
     try:
-        match = desktop.wait_for(f'"{ANSWER.replace(" ✓", "")}"', timeout=20)
+        match = desktop.wait_for(f'"{ANSWER}"', timeout=20)
     except GrounderUnavailable as exc:
         print(f"(skipping the OCR check: {exc})", file=sys.stderr)
         return []
     except TimeoutError as exc:
-        print(f"(the greeting was not read back from the screen: {exc})", file=sys.stderr)
-        return []
+        print(f"the shell's answer was not read back from the screen: {exc}", file=sys.stderr)
+        return None
     assert match is not None
     point = match.screen_point or match.point
     print(f"read the shell's answer back from the screen at ({point.x:.0f}, {point.y:.0f}), "

@@ -145,3 +145,14 @@ def test_ground_bad_input(screen_with_button: Any, tmp_path: Path, args: list[st
     result = run("ground", *(a.format(**names) for a in args))
     assert result.returncode in (2, 3)
     assert message in _one_line_error(result)
+
+
+@pytest.mark.display
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    """`guiagent demo` starts its own 4K display, drives xterm and reads the answer back."""
+    out = tmp_path / "demo.png"
+    result = run("demo", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"annotated screenshot: {out.resolve()}" in result.stdout
+    assert "read the shell's answer back from the screen" in result.stderr
+    assert cv2.imread(str(out)).shape == (2160, 3840, 3)
