@@ -90,8 +90,12 @@ class Desktop:
         return wait_for(self, target, timeout=timeout, gone=gone, **options)
 
     def _resolve(self, target: Target) -> Point:
+        from .grounding.base import Match
+
         if isinstance(target, Point):
             return target
+        if isinstance(target, Match) and target.screen_point is not None:
+            return target.screen_point  # a Match from find() or wait_for()
         if isinstance(target, (tuple, list)) and len(target) == 2 and all(
             isinstance(v, (int, float)) for v in target
         ):
@@ -104,7 +108,7 @@ class Desktop:
         return self.executor.run(action)
 
     def click(self, target: Target, *, button: MouseButton = "left", clicks: int = 1) -> ActionRecord:
-        """Click a point ``(x, y)`` in screen coordinates, visible text, or an image."""
+        """Click a point ``(x, y)`` in screen coordinates, visible text, an image, or a Match."""
         return self.run(Click(self._resolve(target), button, clicks))
 
     def double_click(self, target: Target) -> ActionRecord:

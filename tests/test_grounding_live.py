@@ -31,7 +31,8 @@ def test_click_tk_buttons_by_their_text(vdisplay: VirtualDisplay, desktop: Deskt
         ready = probe.ready
         for label, target in [("Export as PDF", '"Export as PDF"'), ("Cancel", "the Cancel button"),
                               ("Save As…", '"Save As…"')]:
-            match = desktop.find(target)
+            match = desktop.wait_for(target, timeout=30)
+            assert match is not None
             x, y, w, h = ready["buttons"][label]
             assert Box(x, y, w, h).contains(match.screen_point or Point(-1, -1)), (label, match)
             desktop.click(match.screen_point)
@@ -86,7 +87,8 @@ def chromium_page(request: Any, vdisplay: VirtualDisplay) -> Iterator[str]:
 
 def test_click_text_in_chromium(vdisplay: VirtualDisplay, desktop: Desktop,
                                 chromium_page: str) -> None:
-    desktop.click('"Export as PDF"')
+    # The title is set before the page paints: wait for the text itself, as a user would.
+    desktop.click(desktop.wait_for('"Export as PDF"', timeout=30))
     _wait_title(vdisplay, "clicked: Export as PDF")
     desktop.click('"Terms of service"')  # 11 px link text
     _wait_title(vdisplay, "clicked: Terms of service")
@@ -94,6 +96,7 @@ def test_click_text_in_chromium(vdisplay: VirtualDisplay, desktop: Desktop,
 
 def test_wait_for_text_that_appears_later(vdisplay: VirtualDisplay, desktop: Desktop,
                                           chromium_page: str) -> None:
+    desktop.wait_for('"Export as PDF"', timeout=30)  # the page has painted
     with pytest.raises(TimeoutError, match="did not appear"):
         desktop.wait_for('"Saved to report.pdf"', timeout=0.5)
     desktop.click('"Save"')
@@ -103,5 +106,6 @@ def test_wait_for_text_that_appears_later(vdisplay: VirtualDisplay, desktop: Des
 
 def test_missing_text_is_not_found(vdisplay: VirtualDisplay, desktop: Desktop,
                                    chromium_page: str) -> None:
+    desktop.wait_for('"Export as PDF"', timeout=30)  # the page has painted
     with pytest.raises(TargetNotFound, match="not found"):
         desktop.find('"Delete everything"')
