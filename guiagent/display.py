@@ -45,6 +45,7 @@ class VirtualDisplay:
         self._xvfb: Any = None
         self._wm: subprocess.Popen[bytes] | None = None
         self._old_display: str | None = None
+        self._launched: list[subprocess.Popen[bytes]] = []
         self.name: str = ""
 
     @property
@@ -116,6 +117,10 @@ class VirtualDisplay:
             conn.close()
 
     def stop(self) -> None:
+        # End what we launched first (by the PIDs we started), then the window manager, Xvfb.
+        for process in self._launched:
+            _terminate(process)
+        self._launched.clear()
         if self._wm is not None:
             _terminate(self._wm)
             self._wm = None
@@ -130,11 +135,22 @@ class VirtualDisplay:
         self.name = ""
 
     def launch(self, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
-        """Start a program on this display (its stdout/stderr are discarded by default)."""
+        """Start a program on this display (its stdout/stderr are discarded by default).
+
+        ``env`` entries are added to the display's environment. Programs still running when
+        the display stops are terminated then.
+        """
+        if not self.name:
+            raise DisplayError("start the virtual display before launching programs on it")
         popen_kwargs.setdefault("stdout", subprocess.DEVNULL)
         popen_kwargs.setdefault("stderr", subprocess.DEVNULL)
         env = {**self.env, **popen_kwargs.pop("env", {})}
-        return subprocess.Popen(list(argv), env=env, **popen_kwargs)
+        try:
+            process = subprocess.Popen(list(argv), env=env, **popen_kwargs)
+        except FileNotFoundError:
+            raise DisplayError(f"{argv[0]} is not installed (or not on PATH)") from None
+        self._launched = [p for p in self._launched if p.poll() is None] + [process]
+        return process
 
     def __enter__(self) -> VirtualDisplay:
         return self.start()

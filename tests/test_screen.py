@@ -178,3 +178,16 @@ def test_frame_load_and_errors(tmp_path: Any) -> None:
     (tmp_path / "bad.png").write_bytes(b"not a png")
     with pytest.raises(ImageLoadError, match="not a readable image"):
         Frame.load(tmp_path / "bad.png")
+
+
+def test_stopping_a_display_ends_what_it_launched() -> None:
+    from guiagent import VirtualDisplay
+
+    with VirtualDisplay((1024, 768), window_manager=False) as display:
+        process = display.launch(["xterm"])
+        assert process.poll() is None
+    assert process.wait(5) is not None
+    with pytest.raises(DisplayError, match="not installed"), VirtualDisplay(
+        (640, 480), window_manager=False
+    ) as display:
+        display.launch(["no-such-program-here"])
