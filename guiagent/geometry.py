@@ -138,9 +138,6 @@ class Box:
         return Box(self.left - margin, self.top - margin, self.width + 2 * margin,
                    self.height + 2 * margin)
 
-    def clipped(self, bounds: Box) -> Box | None:
-        return self.intersection(bounds)
-
     def integer(self) -> Box:
         """The smallest box on whole pixels that covers this one."""
         left, top = math.floor(self.left), math.floor(self.top)

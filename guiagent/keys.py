@@ -7,7 +7,6 @@ canonical names to what it sends.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 from .errors import InvalidActionError
@@ -94,10 +93,11 @@ def canonical_key(name: str) -> str:
     raise InvalidActionError(f"unknown key {name!r}; use a single character or one of: {known}")
 
 
-def parse_keys(combo: str, *, platform: str = sys.platform) -> tuple[str, ...]:
+def parse_keys(combo: str) -> tuple[str, ...]:
     """``"ctrl+shift+s"`` -> ``("ctrl", "shift", "s")``; ``"+"`` and ``"ctrl++"`` work too.
 
-    On macOS, ``cmd``/``super`` stays the Command key; elsewhere it is the Super/Windows key.
+    ``cmd``/``super``/``win`` are one canonical key, ``super``: the Command key on macOS, the
+    Super/Windows key elsewhere (each backend maps it).
     """
     text = combo.strip()
     if not text:
@@ -115,7 +115,6 @@ def parse_keys(combo: str, *, platform: str = sys.platform) -> tuple[str, ...]:
     keys = tuple(canonical_key(p) for p in parts)
     if len(set(keys)) != len(keys):
         raise InvalidActionError(f"key {combo!r} names the same key twice")
-    del platform  # the canonical names are platform-neutral; backends map "super" per platform
     return keys
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -193,10 +192,3 @@ class CandidateSource(Protocol):
     """A grounder with its own stage 1 (e.g. OCR: cheap text detection on the whole frame)."""
 
     def candidates(self, frame: Frame, target: Target, *, limit: int) -> list[Candidate]: ...
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))

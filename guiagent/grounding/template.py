@@ -145,16 +145,16 @@ class TemplateGrounder:
             raise TemplateError(
                 f"template ({tw}x{th}) is larger than the screen image ({image.width}x{image.height})"
             )
-        pixels = self._frame_pixels(image)
         ox = oy = 0
         if hint is not None and hint.box is not None:
-            # Stage 1 is off by at most a few downsampled pixels: search only around it.
+            # Stage 1 is off by at most a few downsampled pixels: search only around it (and
+            # convert only that area to gray).
             margin = max(24.0, 0.5 * max(hint.box.width, hint.box.height))
             area = hint.box.expanded(margin).integer().intersection(image.bounds)
             if area is not None and area.width >= tw * max(scales) and area.height >= th * max(scales):
-                rows, cols = area.slices()
-                pixels, ox, oy = pixels[rows, cols], int(area.left), int(area.top)
-        peaks = self._match_scales(_Prepared(pixels), template, scales, limit)
+                image = image.crop(area)
+                ox, oy = int(area.left), int(area.top)
+        peaks = self._match_scales(_Prepared(self._frame_pixels(image)), template, scales, limit)
         return [
             Match(Point(ox + p.x + p.width / 2, oy + p.y + p.height / 2), p.score,
                   Box(ox + p.x, oy + p.y, p.width, p.height), self.name)
