@@ -17,6 +17,26 @@ from .errors import DisplayError
 
 DEFAULT_SIZE = (3840, 2160)
 
+# Openbox's default configuration grabs every button press on client windows synchronously
+# (click to focus) and replays it: on a busy machine the press then reached the application
+# after keys typed later (measured in the Tk probe: "a", "b", click, "c"). Focus follows the
+# mouse here instead, with no client-window or keyboard bindings, so every event reaches the
+# application in the order it was sent, and no key combination is taken by the window manager.
+OPENBOX_CONFIG = """<?xml version="1.0" encoding="UTF-8"?>
+<openbox_config xmlns="http://openbox.org/3.4/rc">
+  <focus><focusNew>yes</focusNew><followMouse>yes</followMouse><focusDelay>0</focusDelay>
+    <underMouse>no</underMouse><raiseOnFocus>no</raiseOnFocus></focus>
+  <placement><policy>Smart</policy></placement>
+  <desktops><number>1</number></desktops>
+  <keyboard></keyboard>
+  <mouse>
+    <context name="Titlebar">
+      <mousebind button="Left" action="Drag"><action name="Move"/></mousebind>
+    </context>
+  </mouse>
+</openbox_config>
+"""
+
 
 class VirtualDisplay:
     """An Xvfb display (default 3840x2160x24) with openbox, usable as a context manager.
@@ -44,6 +64,7 @@ class VirtualDisplay:
         self.timeout = timeout
         self._xvfb: Any = None
         self._wm: subprocess.Popen[bytes] | None = None
+        self._wm_config: Any = None
         self._old_display: str | None = None
         self._launched: list[subprocess.Popen[bytes]] = []
         self.name: str = ""
@@ -90,8 +111,14 @@ class VirtualDisplay:
     def _start_window_manager(self) -> None:
         if shutil.which("openbox") is None:
             raise DisplayError("openbox is not installed: `sudo apt-get install openbox xdotool`")
+        import tempfile
+
+        self._wm_config = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives with openbox
+            "w", prefix="guiagent-openbox-", suffix=".xml")
+        self._wm_config.write(OPENBOX_CONFIG)
+        self._wm_config.flush()
         self._wm = subprocess.Popen(
-            ["openbox", "--sm-disable"],
+            ["openbox", "--sm-disable", "--config-file", self._wm_config.name],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -124,6 +151,9 @@ class VirtualDisplay:
         if self._wm is not None:
             _terminate(self._wm)
             self._wm = None
+        if self._wm_config is not None:
+            self._wm_config.close()
+            self._wm_config = None
         if self._xvfb is not None:
             self._xvfb.stop()
             self._xvfb = None

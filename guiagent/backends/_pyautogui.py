@@ -35,16 +35,25 @@ class PyAutoGUIBackend:
     def _rebind_display(self, display: str | None) -> None:
         # pyautogui opens $DISPLAY once, at import, into a module global. A later session on
         # another display (a second Xvfb, an xdist worker), or on a restarted one that reuses
-        # the name, would send its events to a dead or wrong connection: reconnect each time.
-        # pyautogui can therefore drive one display at a time per process.
+        # the name, would send its events to a wrong or dead connection: reconnect then, and
+        # keep a live connection to the right display. pyautogui drives one display at a time
+        # per process.
         try:
             from pyautogui import _pyautogui_x11 as x11
         except ImportError:  # not on X11
             return
-        if display:
-            from Xlib.display import Display
+        if not display:
+            return
+        current = x11._display
+        try:
+            if current.get_display_name() == display:
+                current.sync()  # raises if the server behind the name went away
+                return
+        except Exception:
+            pass
+        from Xlib.display import Display
 
-            x11._display = Display(display)
+        x11._display = Display(display)
 
     @contextmanager
     def _call(self) -> Iterator[None]:
