@@ -641,6 +641,9 @@ def add_command(subparsers: Any, common: argparse.ArgumentParser) -> argparse.Ar
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from .grounding.vlm.options import apply_vlm_arguments
+
+    apply_vlm_arguments(args)
     samples = load_annotations(args.annotations, args.images)
     if args.limit is not None:
         samples = samples[: args.limit]
@@ -652,6 +655,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "crop": args.crop,
         "use_target_text": args.use_target_text,
         "limit": args.limit,
+        "model": getattr(args, "model", None) or getattr(args, "vlm_model", None),
     }
     predict = locate_predictor(grounder=args.grounder, ecp=not args.single_stage, crop=args.crop,
                                use_target_text=args.use_target_text)

@@ -108,7 +108,12 @@ def vlm_configured() -> bool:
     return "vlm" in _FACTORIES
 
 
-def choose_grounder(target: Target, requested: str = "auto") -> Grounder:
+def choose_grounder(target: Target, requested: str | Grounder = "auto") -> Grounder:
+    """The grounder for ``target``: a name ("auto" routes by target kind) or an instance."""
+    if not isinstance(requested, str):
+        if not requested.supports(target):
+            raise GrounderUnavailable(f"the {requested.name} grounder cannot look for {target.describe()}")
+        return requested
     if requested != "auto":
         grounder = get_grounder(requested)
         if not grounder.supports(target):
@@ -142,7 +147,7 @@ def locate_all(
     image: Any,
     target: Any,
     *,
-    grounder: str = "auto",
+    grounder: str | Grounder = "auto",
     ecp: bool = True,
     crop: int = 1024,
     limit: int = 5,
@@ -186,7 +191,7 @@ def _not_found(target: Target, grounder: Grounder, matches: list[Match],
     return error
 
 
-def locate(image: Any, target: Any, *, grounder: str = "auto", ecp: bool = True,
+def locate(image: Any, target: Any, *, grounder: str | Grounder = "auto", ecp: bool = True,
            crop: int = 1024, min_score: float | None = None,
            settings: EcpSettings | None = None) -> Match:
     """The best match for ``target`` in ``image`` (path, PIL image, numpy array or Frame).

@@ -17,7 +17,11 @@ GROUNDERS = ("auto", "template", "ocr", "vlm")
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("ground", parents=[common],
+    from .vlm.options import vlm_arguments
+
+    # Every grounding command takes the same model options (they only load a model when given).
+    grounding = argparse.ArgumentParser(add_help=False, parents=[common, vlm_arguments()])
+    p = sub.add_parser("ground", parents=[grounding],
                        help="find a target in a screenshot (text, description or --template)")
     p.add_argument("image", help="screenshot to search (PNG/JPEG)")
     p.add_argument("instruction", nargs="?", default="",
@@ -37,7 +41,17 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         from ..evaluation import add_command
     except ImportError:
         return
-    add_command(sub, common)
+    add_command(sub, grounding)
+
+    p = sub.add_parser("ask", parents=[grounding],
+                       help="answer a question about a screenshot with a VLM (ECP with global context)")
+    p.add_argument("image", help="screenshot (PNG/JPEG)")
+    p.add_argument("question", help='e.g. "what is the value in the status bar?"')
+    p.add_argument("--crop", type=int, default=1024, help="side of the full-resolution crop")
+    p.add_argument("--no-context", action="store_true",
+                   help="send only the crop in stage 2, not the downsampled screen with it")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_ask)
 
 
 def match_marks(matches: list[Match], *, label_best: str = "") -> list[Mark]:
@@ -61,6 +75,9 @@ def match_marks(matches: list[Match], *, label_best: str = "") -> list[Mark]:
 
 def cmd_ground(args: argparse.Namespace) -> int:
     from . import locate_all
+    from .vlm.options import apply_vlm_arguments
+
+    apply_vlm_arguments(args)
 
     if args.template:
         target: Any = args.template
@@ -101,4 +118,29 @@ def cmd_ground(args: argparse.Namespace) -> int:
             text = f" text {m.text!r}" if m.text else ""
             print(f"{p.x:.0f} {p.y:.0f} score {m.score:.3f}{box}{text} "
                   f"({m.grounder}, {m.elapsed_ms:.0f} ms)")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from . import GrounderUnavailable, get_grounder
+    from .vlm import VlmGrounder
+    from .vlm.ask import ask_screen
+    from .vlm.options import apply_vlm_arguments
+
+    if not apply_vlm_arguments(args):
+        raise GrounderUnavailable("guiagent ask needs a vision-language model: --model DIR (local "
+                                  "checkpoint) or --vlm-url URL --vlm-model NAME (a server)")
+    grounder = get_grounder("vlm")
+    assert isinstance(grounder, VlmGrounder)
+    frame = Frame.load(Path(args.image))
+    answer = ask_screen(frame, args.question, grounder, crop=args.crop,
+                        global_context=not args.no_context)
+    if args.json:
+        print(json.dumps({"answer": answer.text, "window": list(answer.window.corners),
+                          "focus": None if answer.focus is None else [answer.focus.x, answer.focus.y],
+                          "elapsed_ms": round(answer.elapsed_ms, 1),
+                          "stages": [{"name": s.name, "elapsed_ms": round(s.elapsed_ms, 1), "note": s.note}
+                                     for s in answer.stages]}, ensure_ascii=False))
+    else:
+        print(answer.text)
     return 0

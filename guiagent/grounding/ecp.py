@@ -165,7 +165,9 @@ def ecp_locate(frame: Frame, target: Target, grounder: Grounder,
     candidates, coarse, zoom = stage_one(frame, target, grounder, settings)
     stages: list[StageRecord] = [coarse]
 
-    if candidates and _is_exact(candidates[0], zoom, settings):
+    # Grounders whose stage 1 is a guess by design (a VLM on a downsampled frame) always refine.
+    trusts_stage_one = not getattr(grounder, "always_refine", False)
+    if trusts_stage_one and candidates and _is_exact(candidates[0], zoom, settings):
         stages.append(StageRecord("fine", 0.0, Size(0, 0), note="skipped: stage 1 was exact"))
         exact = [c for c in candidates if _is_exact(c, zoom, settings)][:limit]
         return [_finish(Match(c.point, c.score, c.box, grounder.name, c.text), stages, started)
@@ -216,7 +218,9 @@ def ecp_locate(frame: Frame, target: Target, grounder: Grounder,
             "finer", _elapsed_ms(start), Size(round(frame.width * zoom), round(frame.height * zoom)),
             tuple(more), note=f"stage 1 again at zoom {zoom:.3g}: no confident match yet"))
 
-    if settings.tiles and not any(m.score >= min_score for m in matches):
+    # A grounder may opt out of the tiled fallback when each tile costs a model call.
+    use_tiles = settings.tiles and getattr(grounder, "tiled_fallback", True)
+    if use_tiles and not any(m.score >= min_score for m in matches):
         tiled_start = time.perf_counter()
         tiles = [w for w in tile_windows(frame.size, settings.crop, settings.tile_overlap)
                  if w not in windows]
