@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .actions import (
@@ -20,11 +25,14 @@ from .actions import (
 )
 from .backends import MouseButton, ScrollDirection
 from .display import VirtualDisplay
+from .errors import DisplayError
 from .geometry import Box, BoxLike, Point, as_box, as_point
 from .screen import Frame, Screen
 
 if TYPE_CHECKING:
+    from .agent import RunReport
     from .grounding.base import Match
+    from .testing.expectations import Expectation
 
 Target = Any  # a point (x, y), visible text, or an image (path / array / PIL); see _resolve
 
@@ -56,6 +64,7 @@ class Desktop:
         region = as_box(allowed_region) if allowed_region is not None else None
         self.settings = ExecutorSettings(allowed_region=region, **settings)
         self.executor = Executor(self._desktop_box, self.settings, display=self.display_name)
+        self._launched: list[subprocess.Popen[bytes]] = []
 
     def _desktop_box(self) -> Box:
         return self.screen.monitor(0).box
@@ -88,6 +97,13 @@ class Desktop:
         from .grounding.waiting import wait_for
 
         return wait_for(self, target, timeout=timeout, gone=gone, **options)
+
+    def expect(self, target: Target, **options: Any) -> Expectation:
+        """Assertions on what is visible, polled until a timeout (Playwright style):
+        ``d.expect('"Saved"').to_be_visible(timeout=5)``; see :mod:`guiagent.testing`."""
+        from .testing.expectations import Expectation
+
+        return Expectation(target, desktop=self, **options)
 
     def _resolve(self, target: Target) -> Point:
         from .grounding.base import Match
@@ -146,6 +162,18 @@ class Desktop:
     def wait(self, seconds: float) -> ActionRecord:
         return self.run(Wait(seconds))
 
+    def do(self, command: Any, **options: Any) -> RunReport:
+        """Run a plain-English command: ``d.do('click "File", then click "Save As…"')``.
+
+        ``options``: :class:`~guiagent.agent.AgentOptions` fields (``dry_run``, ``timeout``,
+        ``region``, ``trace_dir``, ``annotate``...). Returns the RunReport; raises
+        :class:`~guiagent.agent.StepFailed` at the first failed step (trace kept) and
+        :class:`~guiagent.commands.CommandError` for a command it cannot read.
+        """
+        from .agent import do
+
+        return do(self, command, **options)
+
     @property
     def history(self) -> list[ActionRecord]:
         return self.executor.history
@@ -153,8 +181,48 @@ class Desktop:
     def position(self) -> Point:
         return self.executor.position()
 
+    # -- programs ------------------------------------------------------------------------
+    def launch(self, command: str | Sequence[str], *, env: Mapping[str, str] | None = None,
+               cwd: str | os.PathLike[str] | None = None) -> subprocess.Popen[bytes]:
+        """Start a program on this desktop's display: ``d.launch("mousepad notes.txt")`` (a
+        string is split like a shell would, without running one) or ``d.launch([argv...])``.
+
+        It runs in its own process group; :meth:`end_launched` (called by :meth:`close`) ends
+        that group by its id, so helpers the program forked end with it. Its output is
+        discarded; ``env`` entries are added to the environment.
+        """
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+        if not argv:
+            raise DisplayError("launch() needs a command, e.g. desktop.launch('xterm')")
+        full_env = dict(os.environ)
+        if self.display_name:
+            full_env["DISPLAY"] = self.display_name
+        full_env.update(env or {})
+        try:
+            process = subprocess.Popen(argv, env=full_env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+        except FileNotFoundError:
+            raise DisplayError(f"{argv[0]} is not installed (or not on PATH): install it or "
+                               "pass the program's full path") from None
+        self._launched.append(process)
+        return process
+
+    @property
+    def launched(self) -> list[subprocess.Popen[bytes]]:
+        """The programs :meth:`launch` started that have not been ended yet."""
+        return list(self._launched)
+
+    def end_launched(self, grace: float = 5.0) -> None:
+        """End every program :meth:`launch` started (SIGTERM to its process group, SIGKILL
+        after ``grace`` seconds)."""
+        launched, self._launched = self._launched, []
+        for process in reversed(launched):
+            _end_process_group(process, grace)
+
     # -- lifetime ------------------------------------------------------------------------
     def close(self) -> None:
+        self.end_launched()
         self.executor.close()
         self.screen.close()
 
@@ -163,3 +231,25 @@ class Desktop:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _end_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process group ``process`` leads, wait up to ``grace`` s, then SIGKILL it."""
+
+    def signal_group(sig: int) -> bool:
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False  # the group is gone
+        return True
+
+    if not signal_group(signal.SIGTERM):
+        process.poll()
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if process.poll() is not None and not signal_group(0):
+            return
+        time.sleep(0.02)
+    signal_group(signal.SIGKILL)
+    process.wait()

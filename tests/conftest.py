@@ -14,22 +14,16 @@ from typing import Any
 
 import pytest
 
-from guiagent import Desktop, VirtualDisplay
+from guiagent import VirtualDisplay
 
 APPS = Path(__file__).parent / "apps"
 
 
 @pytest.fixture(scope="session")
-def vdisplay() -> Iterator[VirtualDisplay]:
-    """A 4K virtual display with openbox; $DISPLAY points at it for the whole session."""
-    with VirtualDisplay((3840, 2160)) as display:
-        yield display
-
-
-@pytest.fixture()
-def desktop(vdisplay: VirtualDisplay) -> Iterator[Desktop]:
-    with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as d:
-        yield d
+def vdisplay(virtual_display: VirtualDisplay) -> VirtualDisplay:
+    """The session's 4K virtual display from the guiagent pytest plugin (one per xdist worker;
+    $DISPLAY points at it). The plugin's ``desktop`` fixture drives it."""
+    return virtual_display
 
 
 @dataclass

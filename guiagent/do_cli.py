@@ -1,0 +1,88 @@
+"""`guiagent do "..."`: natural-language commands from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _region(text: str) -> tuple[int, int, int, int]:
+    from .cli import _region as parse_region
+
+    return parse_region(text)
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser, acting: argparse.ArgumentParser) -> None:
+    from .grounding.vlm.options import vlm_arguments
+
+    p = sub.add_parser(
+        "do", parents=[acting, vlm_arguments()],
+        help='run a command in plain English: do \'click "File", then click "Save As…"\'',
+        description="Parse the command into steps (click, type, press, scroll, drag, move to, wait, "
+                    "open, run skill) and run each: capture, find the target, act, check the screen "
+                    "reacted. Stops at the first failed step and keeps a trace of what it saw.",
+    )
+    p.add_argument("text", nargs="+", help="the command; several words are joined with spaces")
+    p.add_argument("--yes", action="store_true",
+                   help="run steps a planner proposed without asking first")
+    p.add_argument("--trace", metavar="DIR", type=Path,
+                   help="keep the trace (trace.json, frames, annotated pictures) in DIR")
+    p.add_argument("--annotate", action="store_true",
+                   help="print the annotated screenshot path of every click (keeps the trace)")
+    p.add_argument("--region", type=_region, metavar="X,Y,W,H",
+                   help="look and act only inside this screen box")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds to wait for targets and programs (default 10)")
+    p.add_argument("--json", action="store_true", help="print the run report as JSON")
+    p.set_defaults(handler=cmd_do)
+
+
+def _confirm(steps: list[Any]) -> bool:
+    from .commands import describe_steps
+
+    print("proposed steps:\n" + describe_steps(steps), file=sys.stderr)
+    if not sys.stdin.isatty():
+        return False
+    return input("run them? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_do(args: argparse.Namespace) -> int:
+    from .agent import Agent, AgentOptions, StepFailed
+    from .commands import parse_commands
+    from .desktop import Desktop
+    from .geometry import as_box
+    from .grounding.vlm.options import apply_vlm_arguments
+
+    text = " ".join(args.text)
+    parse_commands(text)  # an unreadable command fails here, before any display is opened
+    apply_vlm_arguments(args)
+    options = AgentOptions(
+        dry_run=args.dry_run, timeout=args.timeout, region=as_box(args.region) if args.region else None,
+        trace_dir=args.trace, annotate=args.annotate, detach_programs=True, assume_yes=args.yes,
+    )
+    echo = (lambda line: print(line, file=sys.stderr)) if not args.json else None
+    with Desktop(args.display, backend=args.backend, dry_run=args.dry_run,
+                 failsafe=not args.no_failsafe) as desktop:
+        agent = Agent(desktop, options, confirm=_confirm, echo=echo)
+        try:
+            report = agent.run(text)
+        except StepFailed as failed:
+            _print_report(failed.report, args)
+            raise
+    _print_report(report, args)
+    return 0
+
+
+def _print_report(report: Any, args: argparse.Namespace) -> None:
+    import json
+
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    if args.annotate:
+        for path in report.annotated():
+            print(path)
+    if report.trace_dir is not None:
+        print(f"trace: {report.trace_dir}", file=sys.stderr)
