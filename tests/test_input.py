@@ -13,7 +13,7 @@ from guiagent.errors import AbortedError, OutOfBoundsError
 pytestmark = pytest.mark.display
 
 BACKENDS = ["pyautogui", "pynput", "xdotool"]
-UNICODE = "héllo wörld ✓ 日本 ça € Ωmega"
+UNICODE = "héllo wörld ✓ 日本 Ça va, ÀÉÎÕÜ € Ωmega"
 
 
 def text_point(ready: dict[str, Any]) -> tuple[int, int]:

@@ -97,7 +97,16 @@ class X11UnicodeTypist:
                 continue
             if not spare and bound:
                 break  # the rest is bound once these keycodes are free again
-            known[sym] = (self._bind(sym, known, spare), False)
+            lower = char.lower()
+            if 0xC0 <= sym <= 0xDE and lower != char and len(lower) == 1:
+                # An uppercase Latin-1 letter: X reads a lone "Ccedilla" as "ccedilla" unshifted
+                # (it pairs a lone letter keysym into lower/upper levels; measured: "Ça" arrived
+                # as "ça"), so bind the lowercase letter and type this one with shift.
+                keycode = self._bind(ord(lower), known, spare)
+                known[ord(lower)] = (keycode, False)
+                known[sym] = (keycode, True)
+            else:
+                known[sym] = (self._bind(sym, known, spare), False)
             bound = True
         if bound:
             self._display.sync()
