@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_demo)
 
     _add_grounding_commands(sub, common)
-    from . import do_cli
+    from . import do_cli, record_cli
 
+    record_cli.add_commands(sub, common, acting)
     do_cli.add_commands(sub, common, acting)
     return parser
 

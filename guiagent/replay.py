@@ -1,0 +1,743 @@
+"""Replay a recorded demo on the current screen, finding every target again.
+
+:func:`load_demo` validates ``demo.json`` against its versioned schema by hand (types, ranges,
+sizes, asset paths that must stay inside the folder and be real PNGs of sane size) and returns
+typed :class:`~guiagent.recording.Demo` steps; nothing in the file is ever executed or used as a
+path outside the folder.
+
+:func:`replay` runs the steps. Each pointer step is grounded again on a fresh capture through a
+cascade: the recorded template crops (ECP template matching; the crop sizes vote, so a crop whose
+surroundings changed does not veto), then the recorded text (OCR), then a description (only when
+a ``"vlm"`` grounder is registered), then, only with ``allow_raw_coordinates``, the recorded
+point (moved with its window when the window is found again by title). Among several confident
+places the one nearest where the window now puts the target wins. Before every step the replay
+waits for the screen to settle and, while the target is not found, for it to appear; recorded
+pauses are replayed only as far as settling has not already taken them (divided by ``speed``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import struct
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import GuiAgentError, TargetNotFound
+from .geometry import Box, Point
+from .grounding.ecp import EcpSettings
+from .recording import (
+    DEMO_FILE,
+    SCHEMA_VERSION,
+    ClickStep,
+    Demo,
+    DragStep,
+    KeyStep,
+    PointerTarget,
+    ScrollStep,
+    Step,
+    TemplateAsset,
+    TypeStep,
+    WindowInfo,
+    describe_step,
+)
+from .screen import Frame
+
+MAX_STEPS = 10_000
+MAX_TEMPLATES = 8
+MAX_TEXT = 10_000
+MAX_COORDINATE = 1_000_000.0
+MAX_IMAGE_SIDE = 16_384
+MAX_ASSET_BYTES = 64 * 1024 * 1024
+MAX_DEMO_BYTES = 32 * 1024 * 1024
+MAX_COUNT = 100
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_ASSET_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+class DemoError(GuiAgentError, ValueError):
+    """A demo folder or file is missing, malformed or unsafe; nothing was replayed."""
+
+    exit_code = 2
+
+
+class ReplayError(TargetNotFound):
+    """A step's target could not be found confidently; carries an annotated screenshot path."""
+
+
+# -- loading and validation ---------------------------------------------------------------------
+
+
+class _Checker:
+    """Walks the JSON with a path for messages: ``steps[3].target.point``."""
+
+    def __init__(self, folder: Path, where: str) -> None:
+        self.folder = folder
+        self.where = where
+
+    def fail(self, path: str, problem: str) -> DemoError:
+        return DemoError(f"{self.where}: {path} {problem}; fix or re-record the demo "
+                         f"(schema version {SCHEMA_VERSION})")
+
+    def obj(self, value: Any, path: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+            ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"must be an object, got {_kind(value)}")
+        missing = [k for k in required if k not in value]
+        if missing:
+            raise self.fail(path, f"lacks {', '.join(missing)}")
+        unknown = sorted(str(k) for k in value if k not in required and k not in optional)
+        if unknown:
+            raise self.fail(path, f"has unknown field(s) {', '.join(unknown[:5])}")
+        return value
+
+    def number(self, value: Any, path: str, low: float, high: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            raise self.fail(path, f"must be a number, got {_kind(value)}")
+        if not low <= value <= high:
+            raise self.fail(path, f"must be between {low:g} and {high:g}, got {value:g}")
+        return float(value)
+
+    def integer(self, value: Any, path: str, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, f"must be a whole number, got {_kind(value)}")
+        if not low <= value <= high:
+            raise self.fail(path, f"must be between {low} and {high}, got {value}")
+        return value
+
+    def string(self, value: Any, path: str, *, max_length: int = MAX_TEXT, empty: bool = False) -> str:
+        if not isinstance(value, str):
+            raise self.fail(path, f"must be text, got {_kind(value)}")
+        if len(value) > max_length:
+            raise self.fail(path, f"is {len(value)} characters long, more than {max_length}")
+        if not empty and not value:
+            raise self.fail(path, "must not be empty")
+        return value
+
+    def optional_string(self, value: Any, path: str) -> str | None:
+        return None if value is None else self.string(value, path)
+
+    def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> Any:
+        if value not in choices or not isinstance(value, str):
+            raise self.fail(path, f"must be one of {', '.join(choices)}, got {_short(value)}")
+        return value
+
+    def boolean(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"must be true or false, got {_kind(value)}")
+        return value
+
+    def pair(self, value: Any, path: str, limit: float = MAX_COORDINATE) -> tuple[float, float]:
+        if not isinstance(value, list) or len(value) != 2:
+            raise self.fail(path, f"must be a list of two numbers, got {_short(value)}")
+        return (self.number(value[0], f"{path}[0]", -limit, limit),
+                self.number(value[1], f"{path}[1]", -limit, limit))
+
+    def asset(self, value: Any, path: str) -> str:
+        text = self.string(value, path, max_length=512)
+        if text.startswith("/") or "\\" in text or not _ASSET_PATH.match(text) or \
+                any(part in ("..", ".") for part in text.split("/")):
+            raise self.fail(path, f"must be a relative path inside the demo folder, got {text!r}")
+        full = self.folder / text
+        try:
+            resolved = full.resolve(strict=True)
+            inside = resolved.is_relative_to(self.folder.resolve())
+        except (OSError, RuntimeError):
+            raise self.fail(path, f"names a missing asset {text!r} (expected the file {full})") from None
+        if not inside:
+            raise self.fail(path, f"{text!r} leads outside the demo folder (a link?)")
+        if not resolved.is_file():
+            raise self.fail(path, f"{text!r} is not a file")
+        size = resolved.stat().st_size
+        if size > MAX_ASSET_BYTES:
+            raise self.fail(path, f"{text!r} is {size} bytes, more than {MAX_ASSET_BYTES}")
+        with open(resolved, "rb") as handle:
+            header = handle.read(24)
+        if len(header) < 24 or header[:8] != _PNG_MAGIC or header[12:16] != b"IHDR":
+            raise self.fail(path, f"{text!r} is not a PNG image")
+        width, height = struct.unpack(">II", header[16:24])
+        if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE):
+            raise self.fail(path, f"{text!r} is {width}x{height} pixels; at most "
+                                  f"{MAX_IMAGE_SIDE} a side")
+        return text
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null",
+             int: "a number", float: "a number"}
+    return f"{names.get(type(value), type(value).__name__)} ({_short(value)})"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _target(check: _Checker, value: Any, path: str) -> PointerTarget:
+    data = check.obj(value, path, ("point",),
+                     ("frame", "templates", "text", "text_offset", "window", "description"))
+    point = check.pair(data["point"], f"{path}.point")
+    frame = data.get("frame")
+    if frame is not None:
+        frame = check.asset(frame, f"{path}.frame")
+    raw_templates = data.get("templates", [])
+    if not isinstance(raw_templates, list):
+        raise check.fail(f"{path}.templates", f"must be a list, got {_kind(raw_templates)}")
+    if len(raw_templates) > MAX_TEMPLATES:
+        raise check.fail(f"{path}.templates", f"has {len(raw_templates)} entries, at most {MAX_TEMPLATES}")
+    templates = []
+    for i, item in enumerate(raw_templates):
+        where = f"{path}.templates[{i}]"
+        entry = check.obj(item, where, ("image", "offset"))
+        templates.append(TemplateAsset(check.asset(entry["image"], f"{where}.image"),
+                                       check.pair(entry["offset"], f"{where}.offset", MAX_IMAGE_SIDE)))
+    text = check.optional_string(data.get("text"), f"{path}.text")
+    offset = data.get("text_offset")
+    text_offset = None if offset is None else check.pair(offset, f"{path}.text_offset", MAX_IMAGE_SIDE)
+    window = None
+    if data.get("window") is not None:
+        w = check.obj(data["window"], f"{path}.window", ("title", "box"))
+        title = check.string(w["title"], f"{path}.window.title", max_length=1000, empty=True)
+        box = w["box"]
+        if not isinstance(box, list) or len(box) != 4:
+            raise check.fail(f"{path}.window.box", f"must be [x, y, width, height], got {_short(box)}")
+        x = check.integer(box[0], f"{path}.window.box[0]", -100_000, 100_000)
+        y = check.integer(box[1], f"{path}.window.box[1]", -100_000, 100_000)
+        width = check.integer(box[2], f"{path}.window.box[2]", 1, 100_000)
+        height = check.integer(box[3], f"{path}.window.box[3]", 1, 100_000)
+        window = WindowInfo(title, (x, y, width, height))
+    description = check.optional_string(data.get("description"), f"{path}.description")
+    return PointerTarget(point, frame, tuple(templates), text, text_offset, window, description)
+
+
+_TARGET_KINDS = ("click", "drag", "scroll")
+
+
+def _step(check: _Checker, value: Any, path: str) -> Step:
+    if not isinstance(value, dict):
+        raise check.fail(path, f"must be an object, got {_kind(value)}")
+    kind = check.choice(value.get("kind"), f"{path}.kind", ("click", "drag", "scroll", "type", "key"))
+    fields = {
+        "click": (("kind", "time", "target"), ("button", "count", "modifiers")),
+        "drag": (("kind", "time", "target", "end"), ("button",)),
+        "scroll": (("kind", "time", "target", "direction"), ("amount",)),
+        "type": (("kind", "time"), ("text", "secret")),
+        "key": (("kind", "time", "keys"), ("presses",)),
+    }[kind]
+    data = check.obj(value, path, *fields)
+    at = check.number(data["time"], f"{path}.time", 0, 10 * 365 * 86400)
+    if kind == "click":
+        modifiers = data.get("modifiers", [])
+        if not isinstance(modifiers, list) or len(modifiers) > 5:
+            raise check.fail(f"{path}.modifiers", f"must be a list of key names, got {_short(modifiers)}")
+        mods = tuple(check.choice(m, f"{path}.modifiers[{i}]", ("ctrl", "alt", "altgr", "shift", "super"))
+                     for i, m in enumerate(modifiers))
+        return ClickStep(at, _target(check, data["target"], f"{path}.target"),
+                         check.choice(data.get("button", "left"), f"{path}.button",
+                                      ("left", "middle", "right")),
+                         check.integer(data.get("count", 1), f"{path}.count", 1, 3), mods)
+    if kind == "drag":
+        return DragStep(at, _target(check, data["target"], f"{path}.target"),
+                        check.pair(data["end"], f"{path}.end"),
+                        check.choice(data.get("button", "left"), f"{path}.button",
+                                     ("left", "middle", "right")))
+    if kind == "scroll":
+        return ScrollStep(at, _target(check, data["target"], f"{path}.target"),
+                          check.choice(data["direction"], f"{path}.direction",
+                                       ("up", "down", "left", "right")),
+                          check.integer(data.get("amount", 1), f"{path}.amount", 1, MAX_COUNT))
+    if kind == "type":
+        secret = check.boolean(data.get("secret", False), f"{path}.secret")
+        text = data.get("text")
+        if secret:
+            if text is not None:
+                raise check.fail(f"{path}.text", "must be null in a secret step (a secret is never "
+                                                 "stored)")
+            return TypeStep(at, None, True)
+        return TypeStep(at, check.string(text, f"{path}.text"))
+    keys = check.string(data["keys"], f"{path}.keys", max_length=100)
+    from .keys import parse_keys
+
+    try:
+        parse_keys(keys)
+    except GuiAgentError as exc:
+        raise check.fail(f"{path}.keys", f"is not a key combination ({exc})") from None
+    return KeyStep(at, keys, check.integer(data.get("presses", 1), f"{path}.presses", 1, MAX_COUNT))
+
+
+def parse_demo(data: Any, folder: str | os.PathLike[str], *, where: str = DEMO_FILE) -> Demo:
+    """Validate decoded JSON ``data`` (assets looked up in ``folder``); raises :class:`DemoError`."""
+    root = Path(folder)
+    check = _Checker(root, where)
+    obj = check.obj(data, "the file", ("version", "steps"), ("created", "screen", "redacted"))
+    version = obj["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
+        raise DemoError(
+            f"{where}: schema version {_short(version)} is not supported; this guiagent reads "
+            f"version {SCHEMA_VERSION} (re-record the demo, or use the guiagent that recorded it)"
+        )
+    steps_raw = obj["steps"]
+    if not isinstance(steps_raw, list):
+        raise check.fail("steps", f"must be a list, got {_kind(steps_raw)}")
+    if len(steps_raw) > MAX_STEPS:
+        raise check.fail("steps", f"has {len(steps_raw)} entries, at most {MAX_STEPS}")
+    steps = tuple(_step(check, s, f"steps[{i}]") for i, s in enumerate(steps_raw))
+    created = check.string(obj.get("created", ""), "created", max_length=100, empty=True)
+    screen = obj.get("screen", [0, 0])
+    if not isinstance(screen, list) or len(screen) != 2:
+        raise check.fail("screen", f"must be [width, height], got {_short(screen)}")
+    size = (check.integer(screen[0], "screen[0]", 0, 100_000),
+            check.integer(screen[1], "screen[1]", 0, 100_000))
+    redacted = check.boolean(obj.get("redacted", False), "redacted")
+    return Demo(steps, root, size, created, redacted, version)
+
+
+def load_demo(folder: str | os.PathLike[str]) -> Demo:
+    """Read and validate ``folder/demo.json``; raises :class:`DemoError` saying what is wrong."""
+    root = Path(folder)
+    path = root / DEMO_FILE
+    if not root.is_dir():
+        raise DemoError(f"{root} is not a folder; pass the folder `guiagent record` wrote")
+    if not path.is_file():
+        raise DemoError(f"{root} holds no {DEMO_FILE}; pass the folder `guiagent record` wrote")
+    size = path.stat().st_size
+    if size > MAX_DEMO_BYTES:
+        raise DemoError(f"{path} is {size} bytes, more than {MAX_DEMO_BYTES}; this is not a demo file")
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DemoError(f"{path} is not UTF-8 text ({exc.reason}); re-record the demo") from None
+    except json.JSONDecodeError as exc:
+        raise DemoError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                        f"{exc.msg}); re-record the demo or fix the file") from None
+    except RecursionError:
+        raise DemoError(f"{path} nests too deeply to be a demo file") from None
+    return parse_demo(data, root, where=str(path))
+
+
+# -- replaying ----------------------------------------------------------------------------------
+
+
+Method = Literal["template", "text", "vlm", "raw", "keyboard"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """``speed`` divides the recorded pauses that remain after settling (capped at
+    ``max_pause``); ``from_step`` is 1-based; ``dry_run`` grounds every step but touches no
+    input device; ``allow_raw_coordinates`` lets a step fall back to its recorded point (moved
+    with its window). ``settle_timeout``/``quiet`` bound the wait for a still screen,
+    ``find_timeout`` the wait for a target to appear. ``secrets`` gives the text of secret type
+    steps by step number. ``failure_dir`` is where annotated failure screenshots go (default: the
+    system temp folder)."""
+
+    speed: float = 1.0
+    from_step: int = 1
+    dry_run: bool = False
+    allow_raw_coordinates: bool = False
+    settle_timeout: float = 3.0
+    quiet: float = 0.15
+    find_timeout: float = 8.0
+    max_pause: float = 1.0
+    template_score: float = 0.85
+    template_alone_score: float = 0.97
+    secrets: Mapping[int, str] = field(default_factory=dict)
+    failure_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.speed > 0 and math.isfinite(self.speed)):
+            raise DemoError(f"speed must be a positive number, got {self.speed}")
+        if self.from_step < 1:
+            raise DemoError(f"from_step counts from 1, got {self.from_step}")
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What the replay did for one step; ``point`` is the screen point used (pointer steps)."""
+
+    number: int
+    description: str
+    method: Method
+    point: Point | None
+    score: float | None
+    elapsed: float
+    performed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    demo: Path
+    outcomes: tuple[StepOutcome, ...]
+    elapsed: float
+
+    @property
+    def median_step_seconds(self) -> float:
+        times = sorted(o.elapsed for o in self.outcomes)
+        return float(np.median(times)) if times else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    point: Point  # frame pixels
+    score: float
+    method: Method
+    note: str = ""
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What grounding saw, for the failure message and picture."""
+
+    template_best: float | None = None
+    text_seen: bool = False
+    candidates: list[tuple[Point, float, str]] = field(default_factory=list)
+
+
+class Replayer:
+    """Replays one demo on one :class:`~guiagent.desktop.Desktop`."""
+
+    def __init__(self, demo: Demo, desktop: Any, options: ReplayOptions | None = None,
+                 *, log: Callable[[str], None] | None = None) -> None:
+        self.demo = demo
+        self.desktop = desktop
+        self.options = options or ReplayOptions()
+        self.log = log or (lambda _line: None)
+        self._images: dict[str, np.ndarray] = {}
+        self._xdisplay: Any = None
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> ReplayReport:
+        options = self.options
+        steps = self.demo.steps
+        if options.from_step > max(1, len(steps)):
+            raise DemoError(f"from_step {options.from_step} is past the last step ({len(steps)})")
+        for number, step in enumerate(steps, 1):
+            if number >= options.from_step and isinstance(step, TypeStep) and step.secret \
+                    and number not in options.secrets:
+                raise DemoError(f"step {number} types a secret that was not recorded; give its text "
+                                f"(secrets={{{number}: ...}}, or run interactively to be asked)")
+        started = time.monotonic()
+        outcomes = []
+        previous_time: float | None = None
+        try:
+            for number, step in enumerate(steps, 1):
+                if number < options.from_step:
+                    continue
+                pause = 0.0 if previous_time is None else max(0.0, step.time - previous_time)
+                previous_time = step.time
+                outcome = self._step(number, step, min(pause, options.max_pause) / options.speed)
+                self.log(("would " if not outcome.performed else "") + outcome.description +
+                         (f"  [{outcome.method}" + (f" {outcome.score:.2f}" if outcome.score is not None
+                                                   else "") + "]"))
+                outcomes.append(outcome)
+            if not options.dry_run:
+                self._settle()
+        finally:
+            if self._xdisplay is not None:
+                self._xdisplay.close()
+                self._xdisplay = None
+        return ReplayReport(self.demo.folder, tuple(outcomes), time.monotonic() - started)
+
+    def _step(self, number: int, step: Step, pause: float) -> StepOutcome:
+        from .actions import Click, Drag, Scroll, TypeText, key_action
+
+        began = time.monotonic()
+        if not self.options.dry_run:
+            self._settle()
+        description = describe_step(step)
+        if isinstance(step, (TypeStep, KeyStep)):
+            self._sleep_rest(began, pause)
+            if isinstance(step, TypeStep):
+                text = self.options.secrets[number] if step.secret else step.text
+                assert text is not None
+                performed = self._perform(TypeText(text))
+            else:
+                performed = self._perform(key_action(step.keys, presses=step.presses))
+            return StepOutcome(number, description, "keyboard", None, None,
+                               time.monotonic() - began, performed)
+        if isinstance(step, ClickStep) and step.modifiers:
+            raise DemoError(f"step {number} is a {'+'.join(step.modifiers)}+click, which replay "
+                            "cannot perform yet (it cannot hold modifier keys during a click); "
+                            "edit the demo or re-record that step without modifiers")
+        frame, found = self._find(number, step)
+        point = frame.to_screen(found.point)
+        self._sleep_rest(began, pause)
+        if isinstance(step, ClickStep):
+            action: Any = Click(point, step.button, step.count)
+        elif isinstance(step, DragStep):
+            dx = step.end[0] - step.target.point[0]
+            dy = step.end[1] - step.target.point[1]
+            action = Drag(point, point.offset(dx, dy), step.button)
+        else:
+            action = Scroll(point, step.direction, step.amount)
+        performed = self._perform(action)
+        return StepOutcome(number, description, found.method, point, found.score,
+                           time.monotonic() - began, performed)
+
+    def _perform(self, action: Any) -> bool:
+        """Run ``action`` unless this is a dry run (checked even then: points must be on screen)."""
+        if self.options.dry_run:
+            from .actions import action_points
+
+            for point in action_points(action):
+                self.desktop.executor.check_point(point)
+            return False
+        return bool(self.desktop.run(action).performed)
+
+    @staticmethod
+    def _sleep_rest(began: float, pause: float) -> None:
+        rest = pause - (time.monotonic() - began)
+        if rest > 0:
+            time.sleep(rest)
+
+    def _settle(self) -> Frame:
+        """Wait until two captures ``quiet`` seconds apart are identical (or the timeout)."""
+        deadline = time.monotonic() + self.options.settle_timeout
+        last = self.desktop.capture()
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            frame = self.desktop.capture()
+            if frame.changed_since(last, tolerance=8):
+                quiet_since = time.monotonic()
+                last = frame
+            elif time.monotonic() - quiet_since >= self.options.quiet:
+                return frame
+        return last
+
+    # -- grounding -------------------------------------------------------------------------------
+    def _find(self, number: int, step: ClickStep | DragStep | ScrollStep) -> tuple[Frame, _Found]:
+        target = step.target
+        deadline = time.monotonic() + self.options.find_timeout
+        last: Frame | None = None
+        attempt = _Attempt()
+        while True:
+            frame = self.desktop.capture()
+            if last is None or frame.changed_since(last, tolerance=8):
+                last = frame
+                expected = self._expected_points(target, frame)
+                found = self._cascade(target, frame, expected, attempt)
+                if found is not None:
+                    return frame, found
+            if time.monotonic() >= deadline or self.options.dry_run:
+                raise self._failure(number, step, last, attempt)
+            time.sleep(0.1)
+
+    def _expected_points(self, target: PointerTarget, frame: Frame) -> list[Point]:
+        """Where the target would be if only its window moved or resized (frame pixels)."""
+        if target.window is None:
+            return []
+        try:
+            windows = self._windows(target.window.title)
+        except Exception:
+            return []
+        if not windows:
+            return []
+        rx, ry, rw, rh = target.window.box
+        dx, dy = target.point[0] - rx, target.point[1] - ry
+        points = []
+        for window in windows[:3]:
+            x, y, w, h = window.box
+            points.append(frame.from_screen(Point(x + dx, y + dy)))
+            points.append(frame.from_screen(Point(x + dx * w / rw, y + dy * h / rh)))
+        return points
+
+    def _windows(self, title: str) -> list[WindowInfo]:
+        from .recording import find_windows
+
+        if self._xdisplay is None:
+            from Xlib import display as xdisplay
+
+            self._xdisplay = xdisplay.Display(self.desktop.display_name)
+        return find_windows(self._xdisplay, title)
+
+    def _cascade(self, target: PointerTarget, frame: Frame, expected: list[Point],
+                 attempt: _Attempt) -> _Found | None:
+        found = self._by_template(target, frame, expected, attempt)
+        if found is None and target.text:
+            found = self._by_text(target, frame, expected, attempt)
+        if found is None:
+            found = self._by_vlm(target, frame)
+        if found is None and self.options.allow_raw_coordinates:
+            point = expected[0] if expected else frame.from_screen(Point(*target.point))
+            if frame.bounds.contains(point, inclusive=False):
+                found = _Found(point, 0.0, "raw", "recorded coordinates")
+        return found
+
+    def _image(self, relative: str) -> np.ndarray:
+        if relative not in self._images:
+            frame = Frame.load(self.demo.asset(relative))
+            self._images[relative] = frame.bgr()
+        return self._images[relative]
+
+    def _by_template(self, target: PointerTarget, frame: Frame, expected: list[Point],
+                     attempt: _Attempt) -> _Found | None:
+        from .grounding import locate_all
+
+        hits: list[tuple[Point, float, int]] = []
+        for index, template in enumerate(target.templates):
+            image = self._image(template.image)
+            try:
+                matches = locate_all(frame, image, grounder="template", limit=5,
+                                     min_score=self.options.template_score, settings=_TEMPLATE_ECP)
+            except TargetNotFound as exc:
+                if exc.best_score is not None:
+                    attempt.template_best = max(attempt.template_best or 0.0, exc.best_score)
+                continue
+            except GuiAgentError:  # e.g. a template too flat to match
+                continue
+            height, width = image.shape[:2]
+            for match in matches:
+                if match.box is None:
+                    continue
+                point = Point(match.box.left + template.offset[0] * match.box.width / width,
+                              match.box.top + template.offset[1] * match.box.height / height)
+                hits.append((point, match.score, index))
+                attempt.template_best = max(attempt.template_best or 0.0, match.score)
+                attempt.candidates.append((point, match.score, f"t{index}"))
+        clusters: list[list[tuple[Point, float, int]]] = []
+        for hit in sorted(hits, key=lambda h: -h[1]):
+            for cluster in clusters:
+                if cluster[0][0].distance_to(hit[0]) <= 10:
+                    cluster.append(hit)
+                    break
+            else:
+                clusters.append([hit])
+        accepted = []
+        for cluster in clusters:
+            support = len({h[2] for h in cluster})
+            best = max(h[1] for h in cluster)
+            if support >= 2 or best >= self.options.template_alone_score:
+                accepted.append((support, best, cluster[0][0]))
+        if not accepted:
+            return None
+        most = max(a[0] for a in accepted)
+        top = [a for a in accepted if a[0] == most]
+        best_score = max(a[1] for a in top)
+        close = [a for a in top if a[1] >= best_score - 0.05]
+        chosen = min(close, key=lambda a: _nearest(a[2], expected)) if expected else \
+            max(close, key=lambda a: a[1])
+        return _Found(chosen[2], chosen[1], "template", f"{chosen[0]} crop size(s) agree")
+
+    def _by_text(self, target: PointerTarget, frame: Frame, expected: list[Point],
+                 attempt: _Attempt) -> _Found | None:
+        from .grounding import GrounderUnavailable, locate_all
+
+        assert target.text is not None
+        try:
+            matches = locate_all(frame, f'"{target.text}"', grounder="ocr", limit=5)
+        except (TargetNotFound, GrounderUnavailable):
+            return None
+        attempt.text_seen = True
+        best = matches[0].score
+        close = [m for m in matches if m.score >= best - 0.05]
+        match = min(close, key=lambda m: _nearest(m.point, expected)) if expected else close[0]
+        point = match.point
+        if target.text_offset is not None and match.box is not None:
+            centre = match.box.center
+            dx, dy = target.text_offset
+            if abs(dx) <= match.box.width and abs(dy) <= max(match.box.height, 20):
+                point = Point(centre.x + dx, centre.y + dy)
+        for m in matches:
+            attempt.candidates.append((m.point, m.score, "text"))
+        return _Found(point, match.score, "text", f"text {target.text!r}")
+
+    def _by_vlm(self, target: PointerTarget, frame: Frame) -> _Found | None:
+        from .grounding import locate, vlm_configured
+
+        if not vlm_configured():
+            return None
+        description = target.description or (f'the element labelled "{target.text}"'
+                                              if target.text else None)
+        if description is None:
+            return None
+        try:
+            match = locate(frame, description, grounder="vlm")
+        except GuiAgentError:
+            return None
+        return _Found(match.point, match.score, "vlm", description)
+
+    # -- failure ---------------------------------------------------------------------------------
+    def _failure(self, number: int, step: ClickStep | DragStep | ScrollStep, frame: Frame | None,
+                 attempt: _Attempt) -> ReplayError:
+        from .annotate import BLUE, RED, YELLOW, Mark, save_annotated
+
+        target = step.target
+        seen = []
+        if target.templates:
+            best = attempt.template_best
+            seen.append("template best score " + (f"{best:.2f}" if best is not None else "none") +
+                        f" (needed {self.options.template_score:.2f} with two crop sizes agreeing, or "
+                        f"{self.options.template_alone_score:.2f})")
+        if target.text:
+            seen.append(f"text {target.text!r} " + ("found too weakly" if attempt.text_seen
+                                                    else "not seen"))
+        if not seen:
+            seen.append("the step recorded nothing to look for but its coordinates")
+        path = None
+        if frame is not None:
+            marks = [Mark(point=p, label=f"{how} {score:.2f}", color=YELLOW)
+                     for p, score, how in attempt.candidates[:10]]
+            recorded = frame.from_screen(Point(*target.point))
+            if frame.bounds.contains(recorded):
+                marks.append(Mark(point=recorded, label=f"step {number} was recorded here", color=RED))
+            for expected in self._expected_points(target, frame)[:1]:
+                marks.append(Mark(box=Box(expected.x - 40, expected.y - 40, 80, 80),
+                                  label="its window puts it here", color=BLUE))
+            folder = self.options.failure_dir or Path(tempfile.gettempdir())
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.demo.folder.resolve().name) or "demo"
+            path = str(save_annotated(frame, marks, folder / f"guiagent-replay-{name}-step{number}.png"))
+        waited = "" if self.options.dry_run else f" within {self.options.find_timeout:g} s"
+        hint = ("" if self.options.allow_raw_coordinates else
+                "; or rerun with --allow-raw-coordinates to click where it was recorded")
+        message = (f"step {number} ({describe_step(step)}): target not found{waited}: "
+                   f"{'; '.join(seen)}. See {path}. Bring the application to the state the step "
+                   f"expects, re-record the step{hint}")
+        return ReplayError(message, best_score=attempt.template_best, annotated_path=path)
+
+
+# Templates come from this very application, so a miss of stage 1's top candidates means the
+# target changed look: the tiled full-resolution sweep ECP would widen to (seconds at 4K for
+# each crop size) rarely finds it, while the text grounder next in the cascade usually does.
+_TEMPLATE_ECP = EcpSettings(top_k=5, widen_k=10, tiles=False)
+
+
+def _nearest(point: Point, expected: list[Point]) -> float:
+    return min((point.distance_to(e) for e in expected), default=0.0)
+
+
+def replay(demo: Demo | str | os.PathLike[str], desktop: Any = None,
+           options: ReplayOptions | None = None, *, log: Callable[[str], None] | None = None
+           ) -> ReplayReport:
+    """Replay ``demo`` (a :class:`Demo` or its folder) on ``desktop`` (default: a new
+    :class:`~guiagent.desktop.Desktop` on ``$DISPLAY``, dry run when ``options.dry_run``)."""
+    loaded = demo if isinstance(demo, Demo) else load_demo(demo)
+    options = options or ReplayOptions()
+    if desktop is None:
+        from .desktop import Desktop
+
+        with Desktop(dry_run=options.dry_run) as own:
+            return Replayer(loaded, own, options, log=log).run()
+    return Replayer(loaded, desktop, options, log=log).run()
+
+
+__all__ = [
+    "DemoError",
+    "ReplayError",
+    "ReplayOptions",
+    "ReplayReport",
+    "Replayer",
+    "StepOutcome",
+    "load_demo",
+    "parse_demo",
+    "replay",
+]
