@@ -81,12 +81,14 @@ def measure(size: str, device: str, runs: int, frame: Frame) -> dict[str, Any]:
     import torch
     from transformers import AutoImageProcessor, AutoTokenizer
 
+    from guiagent.grounding.vlm.runtime import load_image_processor
+
     dtype = "bfloat16" if device.startswith("cuda") else "float32"
     with tempfile.TemporaryDirectory() as folder:
         model = build_checkpoint(folder, "qwen2_5_vl", size=size, device=device, dtype=dtype,  # type: ignore[arg-type]
                                  save_weights=False)
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+        processor = load_image_processor(Path(folder), AutoImageProcessor)
     runtime = FixedAnswer(TransformersRuntime(model, tokenizer, processor, name=f"random-{size}"))
     grounder = VlmGrounder(ModelHandle(runtime, get_family("qwen25vl")), settings=VlmSettings())
     parameters = sum(p.numel() for p in model.parameters())

@@ -126,7 +126,7 @@ class TransformersRuntime:
             attention = "flash_attention_2" if on_gpu and _has_flash_attention() else "sdpa"
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            image_processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+            image_processor = load_image_processor(folder, AutoImageProcessor)
             model = AutoModelForImageTextToText.from_pretrained(
                 folder, local_files_only=True, dtype=getattr(torch, dtype), attn_implementation=attention,
                 device_map=device,
@@ -208,3 +208,20 @@ def _chat_template(folder: Path) -> str:
         return str(json.loads(legacy.read_text(encoding="utf-8"))["chat_template"])
     raise ModelLoadError(f"checkpoint {folder} has no chat template "
                          "(chat_template.jinja, chat_template.json or tokenizer_config.json's)")
+
+
+def load_image_processor(folder: Path, auto: Any) -> Any:
+    """The checkpoint's image processor, on its PIL backend when torchvision is missing (before
+    5.2x, transformers' AutoImageProcessor refuses to load anything without torchvision)."""
+    try:
+        return auto.from_pretrained(folder, local_files_only=True)
+    except ImportError as exc:
+        import transformers
+
+        config = json.loads((folder / "preprocessor_config.json").read_text(encoding="utf-8"))
+        kind = str(config.get("image_processor_type", "")).removesuffix("Fast")
+        pil_backend = getattr(transformers, kind + "Pil", None)
+        if pil_backend is None:
+            raise ModelLoadError(f"cannot load the image processor {kind or '?'} of {folder} "
+                                 f"without torchvision ({exc}); pip install torchvision") from exc
+        return pil_backend.from_pretrained(folder, local_files_only=True)
