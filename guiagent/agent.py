@@ -287,7 +287,9 @@ class Agent:
             steps, proposed = plan(command, self.planner)
         else:
             steps, proposed = list(command), False
-        if proposed and not self.options.assume_yes:
+        if proposed and self.options.assume_yes:
+            self.echo("the planner proposed these steps (running them: --yes):\n" + describe_steps(steps))
+        elif proposed:
             shown = describe_steps(steps)
             if self.confirm is None or not self.confirm(steps):
                 raise CommandError(f"the planner proposed steps that were not confirmed: {shown} "

@@ -26,7 +26,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, acting: argparse.Arg
     )
     p.add_argument("text", nargs="+", help="the command; several words are joined with spaces")
     p.add_argument("--yes", action="store_true",
-                   help="run steps a planner proposed without asking first")
+                   help="run the steps a model proposed (with --model/--vlm-url, for a command that "
+                        "does not parse) without asking first")
     p.add_argument("--trace", metavar="DIR", type=Path,
                    help="keep the trace (trace.json, frames, annotated pictures) in DIR")
     p.add_argument("--annotate", action="store_true",
@@ -42,22 +43,31 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, acting: argparse.Arg
 def _confirm(steps: list[Any]) -> bool:
     from .commands import describe_steps
 
-    print("proposed steps:\n" + describe_steps(steps), file=sys.stderr)
+    print("the model proposed these steps:\n" + describe_steps(steps), file=sys.stderr)
     if not sys.stdin.isatty():
+        print("not asking (stdin is not a terminal): pass --yes to run proposed steps", file=sys.stderr)
         return False
-    return input("run them? [y/N] ").strip().lower() in ("y", "yes")
+    print("run them? [y/N] ", end="", file=sys.stderr, flush=True)  # stdout is for the report
+    try:
+        return input().strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def cmd_do(args: argparse.Namespace) -> int:
     from .agent import Agent, AgentOptions, StepFailed
-    from .commands import parse_commands
+    from .commands import CommandError, parse_commands
     from .desktop import Desktop
     from .geometry import as_box
     from .grounding.vlm.options import apply_vlm_arguments
 
     text = " ".join(args.text)
-    parse_commands(text)  # an unreadable command fails here, before any display is opened
-    apply_vlm_arguments(args)
+    with_model = apply_vlm_arguments(args)
+    try:
+        parse_commands(text)  # an unreadable command fails here, before any display is opened,
+    except CommandError:
+        if not with_model:  # ... unless a model may propose the steps (guiagent.planner)
+            raise
     options = AgentOptions(
         dry_run=args.dry_run, timeout=args.timeout, region=as_box(args.region) if args.region else None,
         trace_dir=args.trace, annotate=args.annotate, detach_programs=True, assume_yes=args.yes,
@@ -65,7 +75,12 @@ def cmd_do(args: argparse.Namespace) -> int:
     echo = (lambda line: print(line, file=sys.stderr)) if not args.json else None
     with Desktop(args.display, backend=args.backend, dry_run=args.dry_run,
                  failsafe=not args.no_failsafe) as desktop:
-        agent = Agent(desktop, options, confirm=_confirm, echo=echo)
+        planner = None
+        if with_model:
+            from .planner import VlmPlanner
+
+            planner = VlmPlanner(capture=lambda: desktop.capture(region=options.region))
+        agent = Agent(desktop, options, planner=planner, confirm=_confirm, echo=echo)
         try:
             report = agent.run(text)
         except StepFailed as failed:

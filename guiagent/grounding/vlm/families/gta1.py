@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, ModelSpace, Size
-from .. import parsing
-from ..base import Message, ModelAnswer, ResizeRule
+from ....geometry import ModelCoordinates, Size
+from ..base import Message, ResizeRule
 from . import _common
 
 _GTA1_SYSTEM = (
@@ -31,7 +30,7 @@ _HOLO_GUIDELINE = (
 
 
 @dataclass(frozen=True, slots=True)
-class Gta1Family:
+class Gta1Family(_common.FamilyBase):
     name: str = "gta1"
     holo: bool = False
     resize: ResizeRule = _common.QWEN2_RESIZE
@@ -45,12 +44,3 @@ class Gta1Family:
             return [_common.user(_common.IMAGE, _common.text(f"{_HOLO_GUIDELINE}\n{instruction}"))]
         prompt = _GTA1_SYSTEM.format(height=input_size.height, width=input_size.width)
         return [_common.system(prompt), _common.user(_common.IMAGE, _common.text(instruction))]
-
-    def question_messages(self, question: str, images: int) -> list[Message]:
-        return _common.question(question, images)
-
-    def parse(self, text: str) -> ModelAnswer:
-        return parsing.answer(parsing.find_coordinates(text), self.coordinates, text)
-
-    def space_for(self, input_size: Size) -> ModelSpace:
-        return ModelSpace(self.coordinates, input_size)

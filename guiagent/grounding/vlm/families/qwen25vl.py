@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, ModelSpace, Size
-from .. import parsing
-from ..base import Message, ModelAnswer, ResizeRule
+from ....geometry import ModelCoordinates, Size
+from ..base import Message, ResizeRule
 from . import _common
 
 
 @dataclass(frozen=True, slots=True)
-class Qwen25VLFamily:
+class Qwen25VLFamily(_common.FamilyBase):
     name: str = "qwen25vl"
     resize: ResizeRule = _common.QWEN2_RESIZE
 
@@ -34,12 +33,3 @@ class Qwen25VLFamily:
             "and output its bbox coordinates using JSON format."
         )
         return [_common.user(_common.IMAGE, _common.text(prompt))]
-
-    def question_messages(self, question: str, images: int) -> list[Message]:
-        return _common.question(question, images)
-
-    def parse(self, text: str) -> ModelAnswer:
-        return parsing.answer(parsing.find_coordinates(text), self.coordinates, text)
-
-    def space_for(self, input_size: Size) -> ModelSpace:
-        return ModelSpace(self.coordinates, input_size)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, ModelSpace, Size
+from ....geometry import ModelCoordinates, Size
 from .. import parsing
 from ..base import Message, ModelAnswer, ResizeRule
 from . import _common
@@ -26,7 +26,7 @@ OS_ATLAS_RESIZE = ResizeRule(28, 56 * 56, 1048576)
 
 
 @dataclass(frozen=True, slots=True)
-class Qwen2VLFamily:
+class Qwen2VLFamily(_common.FamilyBase):
     name: str = "qwen2vl"
     resize: ResizeRule = _common.QWEN2_RESIZE
 
@@ -42,11 +42,5 @@ class Qwen2VLFamily:
         )
         return [_common.user(_common.IMAGE, _common.text(prompt))]
 
-    def question_messages(self, question: str, images: int) -> list[Message]:
-        return _common.question(question, images)
-
     def parse(self, text: str) -> ModelAnswer:
         return parsing.answer(parsing.find_coordinates(_OBJECT_REF_RE.sub(" ", text)), self.coordinates, text)
-
-    def space_for(self, input_size: Size) -> ModelSpace:
-        return ModelSpace(self.coordinates, input_size)

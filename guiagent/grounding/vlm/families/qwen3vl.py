@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, ModelSpace, Size
-from .. import parsing
-from ..base import Message, ModelAnswer, ResizeRule
+from ....geometry import ModelCoordinates, Size
+from ..base import Message, ResizeRule
 from . import _common
 
 # Qwen3-VL's preprocessor_config.json: patch_size 16, merge_size 2,
@@ -23,7 +22,7 @@ QWEN3_RESIZE = ResizeRule(32, 65536, 16777216)
 
 
 @dataclass(frozen=True, slots=True)
-class Qwen3VLFamily:
+class Qwen3VLFamily(_common.FamilyBase):
     name: str = "qwen3vl"
     resize: ResizeRule = QWEN3_RESIZE
 
@@ -37,12 +36,3 @@ class Qwen3VLFamily:
             "and report its bbox coordinates in JSON format."
         )
         return [_common.user(_common.IMAGE, _common.text(prompt))]
-
-    def question_messages(self, question: str, images: int) -> list[Message]:
-        return _common.question(question, images)
-
-    def parse(self, text: str) -> ModelAnswer:
-        return parsing.answer(parsing.find_coordinates(text), self.coordinates, text)
-
-    def space_for(self, input_size: Size) -> ModelSpace:
-        return ModelSpace(self.coordinates, input_size)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, ModelSpace, Size
-from .. import parsing
-from ..base import Message, ModelAnswer, ResizeRule
+from ....geometry import ModelCoordinates, Size
+from ..base import Message, ResizeRule
 from . import _common
 
 _SHOWUI_SYSTEM = (
@@ -34,7 +33,7 @@ SHOWUI_RESIZE = ResizeRule(28, 256 * 28 * 28, 1344 * 28 * 28)
 
 
 @dataclass(frozen=True, slots=True)
-class ShowUIFamily:
+class ShowUIFamily(_common.FamilyBase):
     name: str = "showui"
     seeclick: bool = False
     resize: ResizeRule = SHOWUI_RESIZE
@@ -47,12 +46,3 @@ class ShowUIFamily:
         if self.seeclick:
             return [_common.user(_common.IMAGE, _common.text(_SEECLICK.format(instruction=instruction)))]
         return [_common.user(_common.text(_SHOWUI_SYSTEM), _common.IMAGE, _common.text(instruction))]
-
-    def question_messages(self, question: str, images: int) -> list[Message]:
-        return _common.question(question, images)
-
-    def parse(self, text: str) -> ModelAnswer:
-        return parsing.answer(parsing.find_coordinates(text), self.coordinates, text)
-
-    def space_for(self, input_size: Size) -> ModelSpace:
-        return ModelSpace(self.coordinates, input_size)

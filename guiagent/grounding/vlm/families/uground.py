@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, ModelSpace, Size
-from .. import parsing
-from ..base import Message, ModelAnswer, ResizeRule
+from ....geometry import ModelCoordinates, Size
+from ..base import Message, ResizeRule
 from . import _common
 
 # Word for word, leading newline included.
@@ -29,7 +28,7 @@ UGROUND_RESIZE = ResizeRule(28, 56 * 56, 1806336)
 
 
 @dataclass(frozen=True, slots=True)
-class UGroundFamily:
+class UGroundFamily(_common.FamilyBase):
     name: str = "uground"
     resize: ResizeRule = UGROUND_RESIZE
 
@@ -39,12 +38,3 @@ class UGroundFamily:
 
     def grounding_messages(self, instruction: str, input_size: Size) -> list[Message]:
         return [_common.user(_common.IMAGE, _common.text(_PROMPT.format(description=instruction)))]
-
-    def question_messages(self, question: str, images: int) -> list[Message]:
-        return _common.question(question, images)
-
-    def parse(self, text: str) -> ModelAnswer:
-        return parsing.answer(parsing.find_coordinates(text), self.coordinates, text)
-
-    def space_for(self, input_size: Size) -> ModelSpace:
-        return ModelSpace(self.coordinates, input_size)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, ModelSpace, Size
+from ....geometry import ModelCoordinates, Size
 from .. import parsing
 from ..base import Message, ModelAnswer, ModelOutputError, ResizeRule
 from . import _common
@@ -44,7 +44,7 @@ UITARS_V1_RESIZE = ResizeRule(28, 56 * 56, 2116800)
 
 
 @dataclass(frozen=True, slots=True)
-class UITarsFamily:
+class UITarsFamily(_common.FamilyBase):
     name: str = "uitars"
     v1: bool = False
     # 1.5: action_parser.py's MAX_PIXELS, 16384 * 28 * 28 (Qwen2.5-VL's default). v1 checkpoints
@@ -59,9 +59,6 @@ class UITarsFamily:
         template = _GROUNDING_V1 if self.v1 else _GROUNDING_V15
         return [_common.user(_common.IMAGE, _common.text(template.format(instruction=instruction)))]
 
-    def question_messages(self, question: str, images: int) -> list[Message]:
-        return _common.question(question, images)
-
     def parse(self, text: str) -> ModelAnswer:
         # The thought may mention coordinates too; only the (last) Action line is the answer.
         action_part = text.rsplit("Action:", 1)[-1]
@@ -73,6 +70,3 @@ class UITarsFamily:
                 raise ModelOutputError(f"the model chose to {action!r} instead of pointing", raw=text)
             action_part = action_part[call.start():]
         return parsing.answer(parsing.find_coordinates(action_part), self.coordinates, text, action=action)
-
-    def space_for(self, input_size: Size) -> ModelSpace:
-        return ModelSpace(self.coordinates, input_size)
