@@ -34,6 +34,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, acting: argparse.Arg
                    help="print the annotated screenshot path of every click (keeps the trace)")
     p.add_argument("--region", type=_region, metavar="X,Y,W,H",
                    help="look and act only inside this screen box")
+    p.add_argument("--window", metavar="TITLE",
+                   help="look and act only inside the window whose title contains TITLE")
     p.add_argument("--timeout", type=float, default=10.0,
                    help="seconds to wait for targets and programs (default 10)")
     p.add_argument("--json", action="store_true", help="print the run report as JSON")
@@ -68,8 +70,11 @@ def cmd_do(args: argparse.Namespace) -> int:
     except CommandError:
         if not with_model:  # ... unless a model may propose the steps (guiagent.planner)
             raise
+    region = as_box(args.region) if args.region else None
+    if args.window:
+        region = window_region(args.display, args.window, region)
     options = AgentOptions(
-        dry_run=args.dry_run, timeout=args.timeout, region=as_box(args.region) if args.region else None,
+        dry_run=args.dry_run, timeout=args.timeout, region=region,
         trace_dir=args.trace, annotate=args.annotate, detach_programs=True, assume_yes=args.yes,
     )
     echo = (lambda line: print(line, file=sys.stderr)) if not args.json else None
@@ -88,6 +93,36 @@ def cmd_do(args: argparse.Namespace) -> int:
             raise
     _print_report(report, args)
     return 0
+
+
+def window_region(display: str | None, title: str, region: Any) -> Any:
+    """The screen box of the one window whose title contains ``title`` (within ``region``)."""
+    from Xlib import display as xdisplay
+    from Xlib.error import DisplayError as XDisplayError
+
+    from .errors import DisplayError, OutOfBoundsError, TargetNotFound
+    from .geometry import Box
+    from .windows import all_windows, windows_titled
+
+    try:
+        connection = xdisplay.Display(display)
+    except XDisplayError as exc:
+        raise DisplayError(f"cannot open the X display {display or '$DISPLAY'}: {exc}") from None
+    try:
+        found = windows_titled(connection, title)
+        if len(found) != 1:
+            titles = ", ".join(repr(w.title) for w in all_windows(connection) if w.title) or "none"
+            what = "no window" if not found else f"{len(found)} windows"
+            raise TargetNotFound(f"--window {title!r}: {what} with that title; open windows: {titles}")
+    finally:
+        connection.close()
+    box = Box(*found[0].box)
+    if region is not None:
+        inside = box.intersection(region)
+        if inside is None:
+            raise OutOfBoundsError(f"--window {title!r} lies outside --region {region}")
+        box = inside
+    return box
 
 
 def _print_report(report: Any, args: argparse.Namespace) -> None:

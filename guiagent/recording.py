@@ -43,6 +43,7 @@ from . import keys as keynames
 from .errors import GuiAgentError
 from .geometry import Box, Point, Size, crop_window
 from .screen import Frame, Screen
+from .windows import WindowInfo, client_window_under_pointer
 
 SCHEMA_VERSION = 1
 DEMO_FILE = "demo.json"
@@ -74,14 +75,6 @@ class TemplateAsset:
 
     image: str
     offset: tuple[float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class WindowInfo:
-    """The X client window under the point: its title and screen box ``(x, y, width, height)``."""
-
-    title: str
-    box: tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -893,58 +886,6 @@ class _InputListener(threading.Thread):
             self._lookup.close()
         except Exception:  # the display is already gone
             pass
-
-
-def _window_info(display: Any, window: Any) -> WindowInfo:
-    root = display.screen().root
-    geometry = window.get_geometry()
-    origin = root.translate_coords(window, 0, 0)
-    return WindowInfo(window_title(display, window),
-                      (int(origin.x), int(origin.y), int(geometry.width), int(geometry.height)))
-
-
-def window_title(display: Any, window: Any) -> str:
-    net_name = display.intern_atom("_NET_WM_NAME")
-    utf8 = display.intern_atom("UTF8_STRING")
-    prop = window.get_full_property(net_name, utf8)
-    if prop is not None and prop.value:
-        value = prop.value
-        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    name = window.get_wm_name()
-    if isinstance(name, bytes):
-        return name.decode("latin-1")
-    return name or ""
-
-
-def client_window_under_pointer(display: Any) -> WindowInfo | None:
-    """The top-level client window (one with WM_STATE) under the pointer, or None."""
-    wm_state = display.intern_atom("WM_STATE")
-    window = display.screen().root
-    for _ in range(8):
-        child = window.query_pointer().child
-        if not child:
-            return None
-        window = child
-        if window.get_full_property(wm_state, 0) is not None:
-            return _window_info(display, window)
-    return None
-
-
-def find_windows(display: Any, title: str) -> list[WindowInfo]:
-    """Client windows titled exactly ``title`` (EWMH client list, mapped windows first)."""
-    root = display.screen().root
-    atom = display.intern_atom("_NET_CLIENT_LIST")
-    prop = root.get_full_property(atom, 0)
-    ids = list(prop.value) if prop is not None else []
-    found = []
-    for window_id in ids:
-        window = display.create_resource_object("window", int(window_id))
-        try:
-            if window_title(display, window) == title:
-                found.append(_window_info(display, window))
-        except Exception:  # a window closed while we looked
-            continue
-    return found
 
 
 # -- the one-call API ---------------------------------------------------------------------------

@@ -46,10 +46,10 @@ from .recording import (
     Step,
     TemplateAsset,
     TypeStep,
-    WindowInfo,
     describe_step,
 )
 from .screen import Frame
+from .windows import WindowInfo
 
 MAX_STEPS = 10_000
 MAX_TEMPLATES = 8
@@ -552,7 +552,7 @@ class Replayer:
         return points
 
     def _windows(self, title: str) -> list[WindowInfo]:
-        from .recording import find_windows
+        from .windows import find_windows
 
         if self._xdisplay is None:
             from Xlib import display as xdisplay

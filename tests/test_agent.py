@@ -194,6 +194,31 @@ def test_region_restricts_where_it_looks_and_acts(desktop: Desktop, buttons: Pro
     assert _pressed(buttons) == ["Alpha"]
 
 
+def test_window_restricts_to_the_window_with_that_title(vdisplay: VirtualDisplay, desktop: Desktop,
+                                                       buttons: ProbeApp, tmp_path: Path) -> None:
+    from guiagent.do_cli import window_region
+
+    # A second probe whose buttons share the labels; --window picks the first probe's window.
+    other = start_probe(vdisplay, tmp_path / "other.jsonl", "--buttons", BUTTONS, "--font-size", "14",
+                        "--title", "other-probe", geometry="900x600+1800+1200")
+    try:
+        other.wait_for(lambda ev: any(e["event"] == "ready" for e in ev), what="the second probe")
+        box = window_region(vdisplay.name, "guiagent-probe", None)
+        # The client window sits inside openbox's frame, a pixel or two from the requested spot.
+        assert (box.width, box.height) == (900, 600) and abs(box.left - 300) <= 4 and abs(box.top - 250) <= 30
+        far = window_region(vdisplay.name, "OTHER-PROBE", None)
+        assert abs(far.left - 1800) <= 4 and abs(far.top - 1200) <= 30
+        with pytest.raises(TargetNotFound, match=r"no window .*open windows: .*'other-probe'"):
+            window_region(vdisplay.name, "no such title", None)
+        report = desktop.do('click "Charlie"', region=box)
+        assert report.ok
+        buttons.wait_for(lambda ev: any(e["event"] == "button" for e in ev), what="the Charlie press")
+        assert _pressed(buttons) == ["Charlie"] and _pressed(other) == []
+    finally:
+        other.process.terminate()
+        other.process.wait(10)
+
+
 def test_abort_hotkey_stops_a_running_command(vdisplay: VirtualDisplay, buttons: ProbeApp) -> None:
     def press_hotkey() -> None:  # a person at the keyboard, as a separate X client
         subprocess.run(["xdotool", "key", "ctrl+alt+shift+q"], env=vdisplay.env, check=True)

@@ -28,10 +28,10 @@ from guiagent.recording import (
     PointerTarget,
     Recorder,
     RecorderSettings,
-    WindowInfo,
     write_demo,
 )
 from guiagent.replay import DemoError, ReplayError, ReplayOptions, load_demo, parse_demo, replay
+from guiagent.windows import WindowInfo
 
 TITLE = "replay-probe"
 RECORDED_GEOMETRY = "900x600+200+150"
