@@ -14,6 +14,10 @@ parsing and mapping back. Needs no network: on a CUDA machine it builds "3b" and
 bfloat16; on a CPU it builds the "small" shape in float32 (a 3B model would take minutes a call).
 
 Run: python benchmarks/vlm_latency.py [--sizes 3b 7b] [--runs 5] [--device cuda]
+
+On a GPU machine with torch and transformers but no package registry, the grounding path needs
+only numpy and OpenCV besides them: `pip download opencv-python-headless` here, carry the wheel,
+then there `pip install --no-deps WHEEL && pip install --no-deps -e .` and run this file.
 """
 
 from __future__ import annotations
