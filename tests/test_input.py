@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -134,3 +135,38 @@ def test_failsafe_corner_on_real_pointer(vdisplay: Any, probe: Any) -> None:
         with pytest.raises(FailSafeError):
             desktop.click(text_point(probe.ready))
     assert probe.events("click") == []
+
+
+def test_doubled_letters_survive_a_client_that_drops_key_repeats(vdisplay: Any, tmp_path: Any) -> None:
+    """LibreOffice's own X11 interface takes a key pressed again right after its release for
+    auto-repeat and drops it ("ll11pp00ee" arrived as "l11p0e"); every backend pauses between
+    two presses of one key. Each cell is read back through Calc's own copy to the clipboard."""
+    import os
+    import shutil
+
+    soffice = shutil.which("soffice")
+    if soffice is None or shutil.which("xclip") is None:
+        pytest.skip("needs LibreOffice Calc and xclip (bash .ci/install installs them)")
+    read: dict[str, str] = {}
+    expected = {backend: f"ll11pp00ee {backend}" for backend in BACKENDS}
+    env = {**os.environ, "DISPLAY": vdisplay.name}
+    with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as desktop:
+        desktop.launch([soffice, "--calc", "--norestore", "--nologo",
+                        f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}"],
+                       env={"SAL_USE_VCLPLUGIN": "gen"})
+        desktop.wait_for('"Sheet1"', timeout=120)
+        desktop.move_to((1900, 1100))  # focus follows the mouse
+        for backend in BACKENDS:
+            with Desktop(vdisplay, backend=backend, abort_hotkey=None, failsafe=False) as typing:
+                typing.press("ctrl+home")
+                typing.type(expected[backend] + "\n")
+                typing.press("up")
+                typing.press("ctrl+c")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and read.get(backend) != expected[backend]:
+                read[backend] = subprocess.run(["xclip", "-o", "-selection", "clipboard"],
+                                               capture_output=True, text=True, env=env,
+                                               timeout=5).stdout.strip()
+                time.sleep(0.1)
+            desktop.press("escape")
+    assert read == expected

@@ -10,13 +10,14 @@ silently drops non-ASCII characters, so those runs go through ``backends.unicode
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from .. import keys as keynames
 from .base import MouseButton, ScrollDirection
-from .unicode import type_paced, unicode_typist
+from .unicode import REPEAT_GAP_S, type_paced, unicode_typist
 
 _GLOBALS_LOCK = threading.Lock()
 
@@ -99,8 +100,12 @@ class PyAutoGUIBackend:
     def type_text(self, text: str, interval: float) -> None:
         for run, is_ascii in _ascii_runs(text):
             if is_ascii:
-                with self._call():
-                    self._pg.write(run, interval=interval, _pause=False)
+                for piece in _repeat_pieces(run):
+                    if piece is None:
+                        time.sleep(REPEAT_GAP_S)
+                        continue
+                    with self._call():
+                        self._pg.write(piece, interval=interval, _pause=False)
             else:
                 self._type_unicode(run, interval)
 
@@ -136,3 +141,15 @@ def _ascii_runs(text: str) -> Iterator[tuple[str, bool]]:
         run += char
     if run:
         yield run, run_is_ascii
+
+
+def _repeat_pieces(text: str) -> Iterator[str | None]:
+    """``text`` cut between doubled characters, with None where a pause belongs ("ll" -> "l",
+    None, "l"): see unicode.REPEAT_GAP_S."""
+    start = 0
+    for i in range(1, len(text)):
+        if text[i] == text[i - 1]:
+            yield text[start:i]
+            yield None
+            start = i
+    yield text[start:]

@@ -19,6 +19,8 @@ import threading
 import time
 from typing import Any
 
+from .unicode import REPEAT_GAP_S
+
 QUIET_S = 0.5  # how long a client may lag behind the server before a rebind is safe
 SETTLE_S = 0.05  # time for clients to take in new bindings before their keys arrive
 _LOCK = threading.Lock()  # the keyboard map is global to the X server
@@ -74,11 +76,16 @@ class X11UnicodeTypist:
             # Bind what this text needs up front: a key pressed right after its keycode was
             # bound was sometimes read with the old (empty) mapping ("Ω" arrived as "??").
             self._bind_missing(text, known, spare)
+            previous = -1
             for position, char in enumerate(text):
                 sym = keysym_for(char)
                 if sym not in known:  # more distinct characters than spare keycodes
                     self._bind_missing(text[position:], known, spare)
                 keycode, shifted = known[sym]
+                if keycode == previous:  # see unicode.REPEAT_GAP_S
+                    self._display.sync()
+                    time.sleep(REPEAT_GAP_S)
+                previous = keycode
                 if shifted:
                     xtest.fake_input(self._display, X.KeyPress, self._shift)
                 xtest.fake_input(self._display, X.KeyPress, keycode)

@@ -7,6 +7,11 @@ import sys
 import time
 from typing import Protocol
 
+# A key pressed again right after its release can look like auto-repeat to a client and be
+# dropped (LibreOffice's X11 interface lost one "l" of "ll" typed through XTEST); backends
+# pause this long between two presses of the same key.
+REPEAT_GAP_S = 0.01
+
 
 class UnicodeTypist(Protocol):
     def type(self, text: str) -> None: ...
