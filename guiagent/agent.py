@@ -103,6 +103,23 @@ class StepFailed(GuiAgentError):
 
 
 @dataclass(frozen=True, slots=True)
+class SkillCondition(WaitForStep):
+    """A skill's precondition (checked before its first step) or postcondition (after its last):
+    a target that must be visible, waited for like ``wait for`` up to the run's timeout. A
+    failure is a :class:`guiagent.skills.SkillConditionFailed` naming the skill."""
+
+    skill: str = ""
+    when: Literal["before", "after"] = "before"
+
+    def describe(self) -> str:
+        which = "precondition" if self.when == "before" else "postcondition"
+        return f"check skill {self.skill}'s {which}: {self.target.describe()} is visible"
+
+    def to_dict(self) -> dict[str, Any]:  # a plain wait_for step, so traces load back
+        return WaitForStep(self.target, self.gone, self.timeout).to_dict()
+
+
+@dataclass(frozen=True, slots=True)
 class AgentOptions:
     """How a command runs.
 
@@ -314,13 +331,17 @@ class Agent:
                 ) from None
             skill = skills.load_skill(step.name)
             lines = skill.expand(dict(step.params))
+            before, after = skill.expand_conditions(dict(step.params))
             expanded: list[Step] = []
             for line in lines:
                 try:
                     expanded.extend(parse_commands(line))
                 except CommandError as exc:
                     raise CommandError(f"skill {step.name}: {exc}") from None
-            out.extend(self._expand(expanded, f"skill {step.name}", depth + 1))
+            inner = f"skill {step.name}"
+            out.extend((_condition(step.name, target, "before"), inner) for target in before)
+            out.extend(self._expand(expanded, inner, depth + 1))
+            out.extend((_condition(step.name, target, "after"), inner) for target in after)
         return out
 
     def preflight(self, steps: Sequence[tuple[Step, str]]) -> None:
@@ -384,6 +405,8 @@ class Agent:
             status: Status = "dry-run" if self.dry_run else "done"
             return state.result(step, status, decision, origin)
         except (GuiAgentError, TimeoutError) as exc:
+            if isinstance(step, SkillCondition) and isinstance(exc, TimeoutError):
+                exc = _condition_failed(step, exc)
             return state.result(step, "failed", state.decision, origin, error=str(exc), cause=exc)
 
     # -- the steps -----------------------------------------------------------------------
@@ -676,6 +699,28 @@ class _StepState:
         return marks
 
 
+def _condition(skill: str, target: str, when: Literal["before", "after"]) -> SkillCondition:
+    which = "precondition" if when == "before" else "postcondition"
+    try:
+        return SkillCondition(TargetRef(target), skill=skill, when=when)
+    except CommandError as exc:
+        raise CommandError(f"skill {skill}: {which} {target!r}: {exc}") from None
+
+
+def _condition_failed(step: SkillCondition, exc: TimeoutError) -> GuiAgentError:
+    """The error for a skill condition that did not become visible (exit code 3, like
+    ``guiagent skill run``)."""
+    from .skills import SkillConditionFailed
+
+    target = step.target.describe()
+    if step.when == "before":
+        return SkillConditionFailed(f"skill {step.skill}: {target} must be visible before it runs, and is "
+                                    f"not ({exc}); bring the application to that state first; none of "
+                                    "its steps ran")
+    return SkillConditionFailed(f"skill {step.skill}: {target} must be visible after it ran, and is not "
+                                f"({exc}); its steps ran but the application did not get there")
+
+
 def _may_continue(result: StepResult) -> bool:
     """A dry run goes on past targets it cannot see yet: earlier steps did not really act."""
     return isinstance(result.cause, (TargetNotFound, AmbiguousTarget, TimeoutError))
@@ -777,6 +822,7 @@ __all__ = [
     "AgentOptions",
     "AmbiguousTarget",
     "RunReport",
+    "SkillCondition",
     "SkillsUnavailable",
     "StepFailed",
     "StepResult",

@@ -224,7 +224,7 @@ def test_cli_skill_run_terminal_run_in_xterm(vdisplay: VirtualDisplay, tmp_path:
     from Xlib import display as xdisplay
 
     from guiagent.display import wait_until
-    from guiagent.recording import find_windows
+    from guiagent.windows import find_windows
 
     out = tmp_path / "skill-out.txt"
     terminal = vdisplay.launch(["xterm", "-T", "skill-xterm", "-geometry", "80x20+600+500",
@@ -275,3 +275,160 @@ def test_shipped_gtk_save_as_saves_a_mousepad_document(vdisplay: VirtualDisplay,
     finally:
         editor.terminate()
         editor.wait(10)
+
+
+# -- skills run through the agent: conditions, and the shipped application skills ---------------
+
+
+def _window_titles(display: VirtualDisplay, pattern: str) -> list[str]:
+    """The names of the visible windows whose name matches ``pattern`` (xdotool, i.e. what the
+    application itself set as its title)."""
+    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", pattern], env=display.env,
+                           capture_output=True, text=True, timeout=10)
+    titles = []
+    for window in found.stdout.split():
+        name = subprocess.run(["xdotool", "getwindowname", window], env=display.env,
+                              capture_output=True, text=True, timeout=10)
+        titles.append(name.stdout.strip())
+    return titles
+
+
+CONDITIONED: dict[str, Any] = {
+    "version": 1,
+    "name": "press-gamma",
+    "description": "Click Gamma on the probe, which must show Beta first and {shown} after.",
+    "params": {"shown": {"description": "a text that must be visible afterwards"},
+               "before": {"description": "a text that must be visible before", "default": "Beta"}},
+    "preconditions": ['"{before}"'],
+    "steps": ['click "Gamma"'],
+    "postconditions": ['"{shown}"'],
+}
+
+
+@pytest.mark.display
+def test_guiagent_do_checks_a_skills_pre_and_postconditions(
+        vdisplay: VirtualDisplay, labelled_probe: ProbeApp, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run skill` inside a command checks the precondition before the skill's first step and the
+    postcondition after its last; a failed one stops the run (exit code 3) and says which skill
+    and which condition, and a failed precondition leaves the skill's steps undone."""
+    from guiagent.agent import SkillCondition, StepFailed, do
+    from guiagent.skills import SkillConditionFailed
+
+    folder = tmp_path / "skills"
+    folder.mkdir()
+    (folder / "press-gamma.json").write_text(json.dumps(CONDITIONED))
+    monkeypatch.setenv("GUIAGENT_SKILLS", str(folder))
+    clicks = lambda: [e["label"] for e in labelled_probe.events("button")]  # noqa: E731
+    with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as desktop:
+        report = do(desktop, 'run skill press-gamma with shown=Alpha, then click "Beta"', timeout=5)
+        kinds = [(type(r.step).__name__, r.origin, r.status) for r in report.steps]
+        assert kinds == [("SkillCondition", "skill press-gamma", "done"),
+                         ("ClickStep", "skill press-gamma", "done"),
+                         ("SkillCondition", "skill press-gamma", "done"),
+                         ("ClickStep", "", "done")]
+        first = report.steps[0].step.describe()
+        assert first == "check skill press-gamma's precondition: \"Beta\" is visible"
+        labelled_probe.wait_for(lambda ev: sum(e["event"] == "button" for e in ev) >= 2, what="two clicks")
+        assert clicks() == ["Gamma", "Beta"]
+
+        with pytest.raises(StepFailed) as before:
+            do(desktop, "run skill press-gamma with shown=Alpha before=Nowhere-to-be-seen", timeout=1)
+        assert isinstance(before.value.cause, SkillConditionFailed) and before.value.exit_code == 3
+        assert "step 1 (check skill press-gamma's precondition" in str(before.value)
+        assert '"Nowhere-to-be-seen" must be visible before it runs' in str(before.value)
+        assert [r.status for r in before.value.report.steps] == ["failed", "not run", "not run"]
+
+        with pytest.raises(StepFailed) as after:
+            do(desktop, "run skill press-gamma with shown=Delta", timeout=1)
+        assert isinstance(after.value.cause, SkillConditionFailed) and after.value.exit_code == 3
+        assert '"Delta" must be visible after it ran' in str(after.value)
+        failed = after.value.report.failed
+        assert failed is not None and isinstance(failed.step, SkillCondition) and failed.index == 3
+    labelled_probe.wait_for(lambda ev: sum(e["event"] == "button" for e in ev) >= 3, what="the third click")
+    assert clicks() == ["Gamma", "Beta", "Gamma"]  # the precondition failure clicked nothing
+
+
+CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync")
+
+
+def _page(path: Path, title: str, heading: str) -> str:
+    path.write_text(f"<!doctype html><html><head><title>{title}</title></head><body>"
+                    f"<h1 style='font-size:64px'>{heading}</h1></body></html>", encoding="utf-8")
+    return path.as_uri()
+
+
+@pytest.mark.display
+def test_shipped_chromium_open_url_loads_the_page(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+    """The second URL is a prefix of the first, so Chromium's omnibox completes it inline to the
+    page already visited: the skill's Delete must drop that completion, or the wrong page loads.
+    Chromium's own window title says which page it shows."""
+    import shutil
+
+    from guiagent.display import wait_until
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (bash .ci/install installs it)")
+    longer = _page(tmp_path / "page.html.html", "Longer page 4711", "The longer page")
+    short = _page(tmp_path / "page.html", "Short page 1147", "The short page")
+    assert longer.startswith(short)
+    with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as desktop:
+        desktop.launch([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                        "--window-position=300,200", "--window-size=1800,1200", "about:blank"])
+        wait_until(lambda: bool(_window_titles(vdisplay, "Chromium$")), 60, "the Chromium window")
+        desktop.move_to((1200, 900))  # focus follows the mouse
+        report = desktop.do(f'run skill chromium-open-url with url={longer} expect="The longer page"',
+                            timeout=30)
+        assert report.ok and report.steps[-1].step.describe().startswith("check skill chromium-open-url")
+        assert _window_titles(vdisplay, "^Longer page 4711") == ["Longer page 4711 - Chromium"]
+        desktop.do(f'run skill chromium-open-url with url={short} expect="The short page"', timeout=30)
+        assert _window_titles(vdisplay, "^Short page 1147") == ["Short page 1147 - Chromium"]
+        assert _window_titles(vdisplay, "^Longer page 4711") == []
+
+
+@pytest.mark.display
+def test_shipped_calc_fill_cells_fills_a_libreoffice_sheet(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+    """Fills four cells (text, a number and a cell reference with doubled characters, a formula,
+    and a text Calc's AutoInput would complete to the one above it), saves the sheet with Ctrl+S
+    and reads it back through LibreOffice's own CSV export.
+
+    Calc runs with its GTK interface, as on a GNOME/Xfce desktop: its bare X11 one ("gen") drops
+    one of two equal characters typed in quick succession (XTest key events within the same
+    millisecond look like key repeat to it)."""
+    import csv
+    import shutil
+
+    from guiagent.display import wait_until
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed (bash .ci/install installs libreoffice-calc)")
+    if not any(Path(soffice).resolve().parent.glob("libvclplug_gtk3*")):
+        pytest.skip("LibreOffice's GTK interface is not installed (bash .ci/install installs "
+                    "libreoffice-gtk3)")
+    saved = tmp_path / "filled.ods"
+    with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as desktop:
+        desktop.launch([soffice, "--calc", "--norestore", "--nologo",
+                        f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}"],
+                       env={"SAL_USE_VCLPLUGIN": "gtk3"})
+        wait_until(lambda: bool(_window_titles(vdisplay, "LibreOffice Calc$")), 120, "the Calc window")
+        desktop.wait_for('"Sheet1"', timeout=120)  # the sheet tabs: Calc is ready for input
+        desktop.move_to((1900, 1100))  # focus follows the mouse
+        desktop.do("run skill calc-fill-cells with cell=A1 value=Apple, "
+                   "then run skill calc-fill-cells with cell=B11 value=1100, "
+                   'then run skill calc-fill-cells with cell=C3 value="=B11*2", '
+                   "then run skill calc-fill-cells with cell=A2 value=Ap", timeout=30)
+        desktop.do(f'press ctrl+s, wait for "Save" up to 60 seconds, press ctrl+a, type "{saved}", '
+                   "press enter", timeout=30)
+        wait_until(saved.exists, 60, f"Calc to write {saved}")
+        wait_until(lambda: _window_titles(vdisplay, "^filled.ods") != [], 30, "the saved document's title")
+    out = tmp_path / "csv"
+    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'lo-convert').as_uri()}", "--headless",
+                    "--convert-to", "csv", "--outdir", str(out), str(saved)],
+                   capture_output=True, timeout=120, check=True)
+    with (out / "filled.csv").open(newline="", encoding="utf-8") as file:
+        cells = {(row, column): value for row, values in enumerate(csv.reader(file), 1)
+                 for column, value in enumerate(values, 1) if value}
+    assert cells == {(1, 1): "Apple", (2, 1): "Ap", (3, 3): "2200", (11, 2): "1100"}
