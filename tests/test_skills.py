@@ -394,9 +394,8 @@ def test_shipped_calc_fill_cells_fills_a_libreoffice_sheet(vdisplay: VirtualDisp
     and a text Calc's AutoInput would complete to the one above it), saves the sheet with Ctrl+S
     and reads it back through LibreOffice's own CSV export.
 
-    Calc runs with its GTK interface, as on a GNOME/Xfce desktop: its bare X11 one ("gen") drops
-    one of two equal characters typed in quick succession (XTest key events within the same
-    millisecond look like key repeat to it)."""
+    Calc runs with its GTK interface, as on a GNOME/Xfce desktop (tests/test_input.py types into
+    its bare X11 one)."""
     import csv
     import shutil
 
