@@ -105,6 +105,23 @@ class Desktop:
 
         return Expectation(target, desktop=self, **options)
 
+    def wait_still(self, *, quiet: float = 0.3, timeout: float = 10.0, tolerance: int = 8) -> Frame:
+        """Wait until the screen stops changing: two captures ``quiet`` seconds apart are the same
+        (pixel differences up to ``tolerance`` ignored). Returns the last frame; after ``timeout``
+        it returns the latest one anyway (a clock or a blinking cursor never stands still)."""
+        deadline = time.monotonic() + timeout
+        last = self.capture()
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            frame = self.capture()
+            if frame.changed_since(last, tolerance=tolerance):
+                quiet_since = time.monotonic()
+                last = frame
+            elif time.monotonic() - quiet_since >= quiet:
+                return frame
+        return last
+
     def _resolve(self, target: Target) -> Point:
         from .grounding.base import Match
 

@@ -500,19 +500,7 @@ class Replayer:
             time.sleep(rest)
 
     def _settle(self) -> Frame:
-        """Wait until two captures ``quiet`` seconds apart are identical (or the timeout)."""
-        deadline = time.monotonic() + self.options.settle_timeout
-        last = self.desktop.capture()
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            frame = self.desktop.capture()
-            if frame.changed_since(last, tolerance=8):
-                quiet_since = time.monotonic()
-                last = frame
-            elif time.monotonic() - quiet_since >= self.options.quiet:
-                return frame
-        return last
+        return self.desktop.wait_still(quiet=self.options.quiet, timeout=self.options.settle_timeout)
 
     # -- grounding -------------------------------------------------------------------------------
     def _find(self, number: int, step: ClickStep | DragStep | ScrollStep) -> tuple[Frame, _Found]:

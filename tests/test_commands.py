@@ -322,6 +322,9 @@ def test_run_skill_expands_through_the_skills_api(monkeypatch: pytest.MonkeyPatc
                 return [f'click "{params["button"]}"', "run skill inner"]
             return ["press ctrl+s"]
 
+        def expand_conditions(self, params: dict[str, str]) -> tuple[list[str], list[str]]:
+            return [], []  # no pre- or postconditions
+
     fake = types.ModuleType("guiagent.skills")
     fake.load_skill = Skill  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "guiagent.skills", fake)
