@@ -1,21 +1,21 @@
 """A global hotkey listener (the abort hotkey) that starts and stops cleanly.
 
-On X11 it is our own small XRecord client: pynput 1.8's listener asks its *blocked* record
-connection to stop, which never happens once any input event has been seen (measured: after a
-single click its thread was still alive 5 s after stop(), then died with a traceback when the
-display went away). Here a second connection disables the context, which always unblocks it.
+On X11 it is our own small XRecord client (:mod:`guiagent.xrecord`): pynput 1.8's listener asks
+its *blocked* record connection to stop, which never happens once any input event has been seen
+(measured: after a single click its thread was still alive 5 s after stop(), then died with a
+traceback when the display went away). Here a second connection disables the context, which
+always unblocks it.
 Elsewhere pynput's GlobalHotKeys is used.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from . import keys as keynames
+from .xrecord import KEY_EVENTS, XRecordThread
 
 
 class HotkeyListener:
@@ -64,68 +64,23 @@ def _keysyms(key: str) -> set[int]:
     return {XK.string_to_keysym(n) for n in names} - {XK.NoSymbol}
 
 
-class _XRecordListener(threading.Thread):
+class _XRecordListener(XRecordThread):
     def __init__(self, keys: tuple[str, ...], callback: Callable[[], None],
                  display: str | None) -> None:
-        super().__init__(name="guiagent-abort-hotkey", daemon=True)
-        from Xlib import display as xdisplay
-        from Xlib.ext import record
-
+        super().__init__(display, KEY_EVENTS, name="guiagent-abort-hotkey")
         self._callback = callback
         self._wanted = [_keysyms(k) for k in keys]
-        self._record = xdisplay.Display(display)
-        self._control = xdisplay.Display(display)
-        if not self._record.has_extension("RECORD"):
-            raise RuntimeError("the X server has no RECORD extension")
-        self._context = self._control.record_create_context(
-            0,
-            [record.AllClients],
-            [{
-                "core_requests": (0, 0), "core_replies": (0, 0),
-                "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
-                "delivered_events": (0, 0), "device_events": (2, 3),  # KeyPress, KeyRelease
-                "errors": (0, 0), "client_started": False, "client_died": False,
-            }],
-        )
-        self._control.sync()  # the context must exist before the other connection enables it
         self._held: set[int] = set()
 
-    def run(self) -> None:
-        try:
-            self._record.record_enable_context(self._context, self._on_data)
-        except Exception:  # the display went away: nothing left to listen to
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                self._record.close()
-
-    def _on_data(self, reply: Any) -> None:
+    def on_event(self, event: Any) -> None:
         from Xlib import X
-        from Xlib.ext import record
-        from Xlib.protocol import rq
 
-        if reply.category != record.FromServer or reply.client_swapped or not reply.data:
+        if event.type not in (X.KeyPress, X.KeyRelease):
             return
-        data = reply.data
-        while data:
-            event, data = rq.EventField(None).parse_binary_value(data, self._record.display,
-                                                                  None, None)
-            if event.type not in (X.KeyPress, X.KeyRelease):
-                continue
-            keysym = self._record.keycode_to_keysym(event.detail, 0)
-            if event.type == X.KeyRelease:
-                self._held.discard(keysym)
-                continue
-            self._held.add(keysym)
-            if all(wanted & self._held for wanted in self._wanted):
-                self._callback()
-
-    def stop(self) -> None:
-        try:
-            self._control.record_disable_context(self._context)
-            self._control.flush()
-            self.join(timeout=5)
-            self._control.record_free_context(self._context)
-            self._control.close()
-        except Exception:  # the display is already gone
-            pass
+        keysym = self._record.keycode_to_keysym(event.detail, 0)
+        if event.type == X.KeyRelease:
+            self._held.discard(keysym)
+            return
+        self._held.add(keysym)
+        if all(wanted & self._held for wanted in self._wanted):
+            self._callback()

@@ -6,7 +6,7 @@ the whole frame captured just *before* the press, template crops of several size
 point, the text under the point (OCR, done on the recorder's main thread, never the listener's)
 and the point's offset in its window (title and geometry of the X client window under it).
 
-Input is read with our own XRecord client (the technique of :mod:`guiagent.hotkeys`; pynput's
+Input is read with our own XRecord client (:mod:`guiagent.xrecord`, shared with the abort hotkey; pynput's
 listener is the same XRecord client, but its ``stop()`` blocks forever once an event was seen).
 Working from the raw X events avoids pynput's quirks at the source: a shifted key is read once,
 from its press, with the shift level the keyboard map gives it (pynput reports ``B`` on press and
@@ -44,6 +44,7 @@ from .errors import GuiAgentError
 from .geometry import Box, Point, Size, crop_window
 from .screen import Frame, Screen
 from .windows import WindowInfo, client_window_under_pointer
+from .xrecord import KEY_AND_BUTTON_EVENTS, XRecordThread
 
 SCHEMA_VERSION = 1
 DEMO_FILE = "demo.json"
@@ -789,8 +790,8 @@ def _distance(box: Box, point: Point) -> float:
 # -- X input ------------------------------------------------------------------------------------
 
 
-class _InputListener(threading.Thread):
-    """An XRecord client for key and button events (see :mod:`guiagent.hotkeys` for why ours).
+class _InputListener(XRecordThread):
+    """Key and button events of the whole X server (see :mod:`guiagent.xrecord` for why ours).
 
     In the listener thread it only decodes events, looks up the keyboard map and the window
     under the pointer (both change later), and hands the frame captured just before a press
@@ -799,59 +800,20 @@ class _InputListener(threading.Thread):
 
     def __init__(self, display: str | None, sink: Callable[[_RawEvent], None],
                  frame_before: Callable[[float], Frame | None]) -> None:
-        super().__init__(name="guiagent-recorder-input", daemon=True)
         from Xlib import display as xdisplay
-        from Xlib.ext import record
 
-        self._sink = sink
-        self._frame_before = frame_before
         try:
-            self._record = xdisplay.Display(display)
-            self._control = xdisplay.Display(display)
+            super().__init__(display, KEY_AND_BUTTON_EVENTS, name="guiagent-recorder-input")
             self._lookup = xdisplay.Display(display)
         except Exception as exc:
-            raise RecordingError(f"cannot open X display {display!r} to record input: {exc}") from exc
-        if not self._record.has_extension("RECORD"):
-            raise RecordingError("the X server has no RECORD extension, so input cannot be recorded "
-                                 "(Xvfb and Xorg have it; enable it in xorg.conf)")
-        self._context = self._control.record_create_context(
-            0,
-            [record.AllClients],
-            [{
-                "core_requests": (0, 0), "core_replies": (0, 0),
-                "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
-                "delivered_events": (0, 0),
-                "device_events": (2, 5),  # KeyPress, KeyRelease, ButtonPress, ButtonRelease
-                "errors": (0, 0), "client_started": False, "client_died": False,
-            }],
-        )
-        self._control.sync()
+            raise RecordingError(f"cannot record input: {exc}") from exc
+        self._sink = sink
+        self._frame_before = frame_before
 
-    def run(self) -> None:
-        try:
-            self._record.record_enable_context(self._context, self._on_data)
-        except Exception:  # the display went away: nothing left to listen to
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                self._record.close()
-
-    def _on_data(self, reply: Any) -> None:
-        from Xlib.ext import record
-        from Xlib.protocol import rq
-
-        if reply.category != record.FromServer or reply.client_swapped or not reply.data:
-            return
-        data = reply.data
-        while data:
-            event, data = rq.EventField(None).parse_binary_value(data, self._record.display,
-                                                                  None, None)
-            try:
-                raw = self._decode(event)
-            except Exception:  # one odd event must not end the recording
-                continue
-            if raw is not None:
-                self._sink(raw)
+    def on_event(self, event: Any) -> None:
+        raw = self._decode(event)
+        if raw is not None:
+            self._sink(raw)
 
     def _decode(self, event: Any) -> _RawEvent | None:
         from Xlib import X
@@ -877,15 +839,9 @@ class _InputListener(threading.Thread):
             return None
 
     def stop(self) -> None:
-        try:
-            self._control.record_disable_context(self._context)
-            self._control.flush()
-            self.join(timeout=5)
-            self._control.record_free_context(self._context)
-            self._control.close()
+        super().stop()
+        with contextlib.suppress(Exception):
             self._lookup.close()
-        except Exception:  # the display is already gone
-            pass
 
 
 # -- the one-call API ---------------------------------------------------------------------------
