@@ -253,7 +253,8 @@ def test_cli_skill_run_terminal_run_in_xterm(vdisplay: VirtualDisplay, tmp_path:
 
 
 @pytest.mark.display
-def test_shipped_gtk_save_as_saves_a_mousepad_document(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+def test_shipped_gtk_save_as_saves_a_mousepad_document(vdisplay: VirtualDisplay, desktop: Desktop,
+                                                       tmp_path: Path) -> None:
     import shutil
 
     if shutil.which("mousepad") is None:
@@ -261,16 +262,15 @@ def test_shipped_gtk_save_as_saves_a_mousepad_document(vdisplay: VirtualDisplay,
     out = tmp_path / "q3 notes.txt"
     editor = vdisplay.launch(["mousepad"], env={"XDG_CONFIG_HOME": str(tmp_path / "config")})
     try:
-        with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as desktop:
-            menu = desktop.wait_for('"File"', timeout=60)
-            assert menu is not None and menu.screen_point is not None
-            inside = (menu.screen_point.x + 300, menu.screen_point.y + 300)
-            desktop.click(inside)  # focus follows the mouse; the click puts the caret in the text
-            desktop.type("hello from a skill")
-            run_skill(load_skill("gtk-save-as"), {"filename": str(out)}, desktop, timeout=30)
+        menu = desktop.wait_for('"File"', timeout=60)
+        assert menu is not None and menu.screen_point is not None
+        inside = (menu.screen_point.x + 300, menu.screen_point.y + 300)
+        desktop.click(inside)  # focus follows the mouse; the click puts the caret in the text
+        desktop.type("hello from a skill")
+        run_skill(load_skill("gtk-save-as"), {"filename": str(out)}, desktop, timeout=30)
         from guiagent.display import wait_until
 
-        wait_until(out.exists, 15, f"mousepad to write {out}")
+        wait_until(out.exists, 30, f"mousepad to write {out}")
         assert out.read_text().startswith("hello from a skill")
     finally:
         editor.terminate()
