@@ -7,11 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def _region(text: str) -> tuple[int, int, int, int]:
-    from .cli import _region as parse_region
-
-    return parse_region(text)
+from .cli import _region  # the one x,y,width,height parser of the command line
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, acting: argparse.ArgumentParser) -> None:
