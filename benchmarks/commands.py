@@ -1,7 +1,7 @@
 """`guiagent do` speed: a 3-step text-target command on a 4K screen, split by phase.
 
 Starts a 3840x2160 Xvfb display with a dense xterm (a long directory listing) and the Tk probe
-with text buttons, then times ``Desktop.do('click "A", click "B", click "C"')`` from the call
+with text buttons, then times ``guiagent.do(desktop, 'click "A", click "B", click "C"')`` from the call
 to the end of its last action (parsing, capture, OCR grounding, the clicks, and the
 verification of the first two steps), plus the whole call (with the last verification).
 Every run checks through the probe's own event log that the three buttons were pressed in
@@ -24,13 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import guiagent
+
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from conftest import ProbeApp, start_probe  # the Tk probe used by the test suite
 from results import machine_summary, write_section
 
 from guiagent import Desktop, VirtualDisplay
-from guiagent.agent import RunReport, StepFailed
+from guiagent.agent.loop import RunReport, StepFailed
 
 WORDS = ["Apply", "Browse", "Cancel", "Delete", "Export", "Filter", "Global", "Header", "Import",
          "Journal", "Keyword", "Layout", "Margin", "Network", "Options", "Preview", "Quality",
@@ -67,7 +69,7 @@ def run_once(desktop: Desktop, app: ProbeApp, labels: list[str]) -> tuple[float,
     command = ", ".join(f'click "{label}"' for label in labels)
     started = time.perf_counter()
     try:
-        report = desktop.do(command)
+        report = guiagent.do(desktop, command)
     except StepFailed as failed:
         step = failed.report.failed
         FAILURES.append(f"{command}: {step.error if step else failed}".split(" (the screen")[0])
@@ -142,7 +144,7 @@ def main() -> None:
     worst = max(summary["same"], summary["fresh"])
     verdict = "met" if worst <= 1.5 else "NOT met"
     body = "\n".join([
-        "`Desktop.do('click \"A\", click \"B\", click \"C\"')` on a 3840x2160 Xvfb display with a "
+        "`guiagent.do(desktop, 'click \"A\", click \"B\", click \"C\"')` on a 3840x2160 Xvfb display with a "
         "dense xterm (90 lines of `ls -la`) and the Tk probe showing text buttons; every run checks "
         "through the probe's event log that the three buttons were pressed in order. 'To last "
         "action' runs from the call (parsing included) to the end of the third click, so it "

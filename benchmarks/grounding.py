@@ -28,9 +28,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from guiagent.evaluation import EvaluationReport, Sample, evaluate, load_annotations
+from guiagent.evaluation.screenspot import EvaluationReport, Sample, evaluate, load_annotations
 from guiagent.grounding import locate
-from guiagent.screen import Frame
+from guiagent.screen.capture import Frame
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results import machine_summary, write_section

@@ -41,7 +41,6 @@ import cv2
 import numpy as np
 
 from guiagent import Frame, Screen, VirtualDisplay, crop_window
-from guiagent.display import wait_until
 from guiagent.geometry import Box, Point
 from guiagent.grounding.base import Match, Target
 from guiagent.grounding.ecp import ecp_locate
@@ -52,6 +51,7 @@ from guiagent.grounding.ocr import (
     _load_recognizer,
 )
 from guiagent.grounding.textmatch import TextLine, find_text, query_text
+from guiagent.screen.display import wait_until
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results import machine_summary, write_section
@@ -414,7 +414,7 @@ def main() -> None:
     # Stage 1: the whole 4K frame.
     def ours_candidates(case: Case, early: bool = True) -> Point | None:
         found = OcrGrounder(RapidOcrEngine(), early_exit=early).candidates(frame, case.target,
-                                                                           limit=5)
+                                                                           limit=5).candidates
         return found[0].point if found else None
 
     rows1.append(per_target("guiagent candidates (morph boxes + RapidOCR rec, early exit)",

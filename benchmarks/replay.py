@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from guiagent import Desktop, VirtualDisplay
-from guiagent.display import wait_until
 from guiagent.errors import GuiAgentError
-from guiagent.recording import Demo, PointerTarget, Recorder, RecorderSettings
-from guiagent.replay import ReplayOptions, load_demo, replay
-from guiagent.windows import find_windows, window_title
+from guiagent.platform.x11.windows import find_windows, window_title
+from guiagent.recording.recorder import Demo, PointerTarget, Recorder, RecorderSettings
+from guiagent.recording.replay import ReplayOptions, load_demo, replay
+from guiagent.screen.display import wait_until
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results import machine_summary, write_section

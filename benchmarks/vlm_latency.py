@@ -43,7 +43,7 @@ from guiagent.grounding.vlm.base import Generation
 from guiagent.grounding.vlm.families import get_family
 from guiagent.grounding.vlm.runtime import TransformersRuntime
 from guiagent.grounding.vlm.synthetic import ForcedText, build_checkpoint
-from guiagent.screen import Frame
+from guiagent.screen.capture import Frame
 
 ANSWER = '{"point_2d": [500, 300]}'
 

@@ -12,7 +12,27 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .actions import (
+from guiagent.agent.loop import do
+from guiagent.desktop import Desktop, Template, expect
+from guiagent.errors import (
+    AbortedError,
+    CaptureError,
+    DisplayError,
+    ExpectationError,
+    FailSafeError,
+    GuiAgentError,
+    ImageLoadError,
+    InputBackendError,
+    InvalidActionError,
+    OutOfBoundsError,
+    PlatformUnsupported,
+    TargetNotFound,
+    WaitTimeout,
+)
+from guiagent.geometry import Box, ModelSpace, Point, Size, Transform, crop_window
+from guiagent.grounding import locate, locate_all
+from guiagent.grounding.base import Match, Target
+from guiagent.input.actions import (
     Action,
     ActionRecord,
     Click,
@@ -26,24 +46,19 @@ from .actions import (
     TypeText,
     Wait,
 )
-from .desktop import Desktop
-from .display import VirtualDisplay
-from .errors import (
-    AbortedError,
-    CaptureError,
-    DisplayError,
-    FailSafeError,
-    GuiAgentError,
-    ImageLoadError,
-    InputBackendError,
-    InvalidActionError,
-    OutOfBoundsError,
-    TargetNotFound,
-)
-from .geometry import Box, ModelSpace, Point, Size, Transform, crop_window
-from .screen import Frame, Monitor, Screen
+from guiagent.screen import Frame, Monitor, Screen, VirtualDisplay
 
 __all__ = [
+    "locate_all",
+    "locate",
+    "expect",
+    "do",
+    "WaitTimeout",
+    "Template",
+    "Target",
+    "PlatformUnsupported",
+    "Match",
+    "ExpectationError",
     "AbortedError",
     "Action",
     "ActionRecord",

@@ -1,3 +1,3 @@
-from .cli import main
+from guiagent.cli.main import main
 
 raise SystemExit(main())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InvalidActionError
+from guiagent.errors import InvalidActionError
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from guiagent.actions import (
+from guiagent.errors import AbortedError, FailSafeError, InvalidActionError, OutOfBoundsError
+from guiagent.geometry import Box, Point
+from guiagent.input.actions import (
     Click,
     Drag,
     Executor,
@@ -20,8 +22,6 @@ from guiagent.actions import (
     Wait,
     describe,
 )
-from guiagent.errors import AbortedError, FailSafeError, InvalidActionError, OutOfBoundsError
-from guiagent.geometry import Box, Point
 
 SCREEN = Box(0, 0, 3840, 2160)
 

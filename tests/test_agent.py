@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from conftest import ProbeApp, start_probe
 
+import guiagent
 from guiagent import Desktop, VirtualDisplay
-from guiagent.agent import AmbiguousTarget, StepFailed
+from guiagent.agent.loop import AmbiguousTarget, StepFailed
 from guiagent.errors import AbortedError, TargetNotFound
 
 pytestmark = pytest.mark.display
@@ -73,15 +74,15 @@ def test_calculator_computes_through_its_buttons(vdisplay: VirtualDisplay, deskt
     _need("galculator")
     _need("xclip")
     try:
-        desktop.do('open galculator, wait for "AC" up to 30 seconds', timeout=30)
+        guiagent.do(desktop, 'open galculator, wait for "AC" up to 30 seconds', timeout=30)
         # "+" also reads inside the "+/-" button: the agent refuses to guess...
         with pytest.raises(StepFailed) as info:
-            desktop.do('click "+"', dry_run=True)
+            guiagent.do(desktop, 'click "+"', dry_run=True)
         assert isinstance(info.value.cause, AmbiguousTarget)
         assert "2 places" in str(info.value) and "say which one" in str(info.value)
         shutil.rmtree(info.value.report.trace_dir or "/nonexistent", ignore_errors=True)
         # ...and the command says which one.
-        report = desktop.do('click "1", click "2", click the rightmost "+", click "3", click "0", '
+        report = guiagent.do(desktop, 'click "1", click "2", click the rightmost "+", click "3", click "0", '
                             'click "=", then press ctrl+c', trace_dir=tmp_path / "trace")
         assert report.ok and [s.status for s in report.steps] == ["done"] * 7
         _wait_until(lambda: _clipboard(vdisplay) == "42", 10, "the calculator's result on the clipboard")
@@ -126,7 +127,7 @@ def test_dry_run_grounds_and_annotates_but_touches_nothing(vdisplay: VirtualDisp
                                                            buttons: ProbeApp, tmp_path: Path) -> None:
     pointer = _pointer(vdisplay)
     events_before = buttons.events()
-    report = desktop.do('click "Alpha", type "hello" into "Bravo", press ctrl+s, scroll down 3 over '
+    report = guiagent.do(desktop, 'click "Alpha", type "hello" into "Bravo", press ctrl+s, scroll down 3 over '
                         '"Charlie", drag "Alpha" to "Delta", move to "Delta", double-click "Delta"',
                         dry_run=True, trace_dir=tmp_path / "trace")
     assert report.ok and report.dry_run
@@ -145,7 +146,7 @@ def test_dry_run_grounds_and_annotates_but_touches_nothing(vdisplay: VirtualDisp
 def test_dry_run_reports_every_step_it_cannot_see_yet(desktop: Desktop, buttons: ProbeApp,
                                                      tmp_path: Path) -> None:
     with pytest.raises(StepFailed) as info:
-        desktop.do('click "Alpha", click "Zulu", click "Charlie"', dry_run=True, settle_timeout=0.3,
+        guiagent.do(desktop, 'click "Alpha", click "Zulu", click "Charlie"', dry_run=True, settle_timeout=0.3,
                    trace_dir=tmp_path / "trace")
     report = info.value.report
     # Earlier steps did not really act, so a dry run goes on and shows every step.
@@ -158,7 +159,7 @@ def test_dry_run_reports_every_step_it_cannot_see_yet(desktop: Desktop, buttons:
 
 def test_not_found_stops_with_a_report_and_keeps_the_trace(desktop: Desktop, buttons: ProbeApp) -> None:
     with pytest.raises(StepFailed) as info:
-        desktop.do('click "Alpha", click "Zulu", click "Charlie"', settle_timeout=0.5)
+        guiagent.do(desktop, 'click "Alpha", click "Zulu", click "Charlie"', settle_timeout=0.5)
     failed = info.value
     assert failed.exit_code == 3 and isinstance(failed.cause, TargetNotFound)
     report = failed.report
@@ -175,7 +176,7 @@ def test_not_found_stops_with_a_report_and_keeps_the_trace(desktop: Desktop, but
 
 
 def test_successful_run_removes_its_temporary_trace(desktop: Desktop, buttons: ProbeApp) -> None:
-    report = desktop.do('click "Bravo"')
+    report = guiagent.do(desktop, 'click "Bravo"')
     assert report.ok and report.trace_dir is None
     buttons.wait_for(lambda ev: any(e["event"] == "button" for e in ev), what="the Bravo press")
     assert _pressed(buttons) == ["Bravo"]
@@ -185,10 +186,10 @@ def test_region_restricts_where_it_looks_and_acts(desktop: Desktop, buttons: Pro
     x, y, w, h = buttons.ready["buttons"]["Alpha"]
     region = (x - 10, y - 10, w + 20, h + 20)  # only the Alpha button
     with pytest.raises(StepFailed) as info:
-        desktop.do('click "Charlie"', region=region, settle_timeout=0.3)
+        guiagent.do(desktop, 'click "Charlie"', region=region, settle_timeout=0.3)
     assert isinstance(info.value.cause, TargetNotFound)
     shutil.rmtree(info.value.report.trace_dir or "/nonexistent", ignore_errors=True)
-    report = desktop.do('click "Alpha"', region=region)
+    report = guiagent.do(desktop, 'click "Alpha"', region=region)
     assert report.ok
     buttons.wait_for(lambda ev: any(e["event"] == "button" for e in ev), what="the Alpha press")
     assert _pressed(buttons) == ["Alpha"]
@@ -196,7 +197,7 @@ def test_region_restricts_where_it_looks_and_acts(desktop: Desktop, buttons: Pro
 
 def test_window_restricts_to_the_window_with_that_title(vdisplay: VirtualDisplay, desktop: Desktop,
                                                        buttons: ProbeApp, tmp_path: Path) -> None:
-    from guiagent.do_cli import window_region
+    from guiagent.cli.do import window_region
 
     # A second probe whose buttons share the labels; --window picks the first probe's window.
     other = start_probe(vdisplay, tmp_path / "other.jsonl", "--buttons", BUTTONS, "--font-size", "14",
@@ -210,7 +211,7 @@ def test_window_restricts_to_the_window_with_that_title(vdisplay: VirtualDisplay
         assert abs(far.left - 1800) <= 4 and abs(far.top - 1200) <= 30
         with pytest.raises(TargetNotFound, match=r"no window .*open windows: .*'other-probe'"):
             window_region(vdisplay.name, "no such title", None)
-        report = desktop.do('click "Charlie"', region=box)
+        report = guiagent.do(desktop, 'click "Charlie"', region=box)
         assert report.ok
         buttons.wait_for(lambda ev: any(e["event"] == "button" for e in ev), what="the Charlie press")
         assert _pressed(buttons) == ["Charlie"] and _pressed(other) == []
@@ -228,7 +229,7 @@ def test_abort_hotkey_stops_a_running_command(vdisplay: VirtualDisplay, buttons:
         timer.start()
         started = time.monotonic()
         with pytest.raises(StepFailed) as info:
-            desktop.do('wait 30 seconds, then click "Alpha"')
+            guiagent.do(desktop, 'wait 30 seconds, then click "Alpha"')
         timer.join()
         assert time.monotonic() - started < 15
     assert isinstance(info.value.cause, AbortedError) and info.value.exit_code == 130
@@ -238,7 +239,7 @@ def test_abort_hotkey_stops_a_running_command(vdisplay: VirtualDisplay, buttons:
 
 
 def test_cli_rejects_an_unreadable_command_before_touching_the_display(capsys: Any) -> None:
-    from guiagent.cli import main
+    from guiagent.cli.main import main
 
     code = main(["do", 'click "OK", frobnicate', "--display", ":9999"])
     err = capsys.readouterr().err

@@ -4,8 +4,6 @@ what was and was not understood, and no input makes the parser raise anything bu
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guiagent.commands import (
+from guiagent.agent.language import (
     ClickStep,
     CommandError,
     DragStep,
@@ -203,7 +201,7 @@ def test_error_lists_understood_and_failed_clauses() -> None:
 def test_image_target_is_a_template(tmp_path: Path) -> None:
     import numpy as np
 
-    from guiagent.screen import Frame
+    from guiagent.screen.capture import Frame
 
     icon = tmp_path / "gear.png"
     Frame(np.random.default_rng(1).integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(icon)
@@ -298,17 +296,8 @@ def test_planner_output_becomes_typed_steps_only() -> None:
         plan("do something", None)
 
 
-def test_run_skill_without_skills_module_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    from guiagent.agent import Agent, SkillsUnavailable
-
-    monkeypatch.setitem(sys.modules, "guiagent.skills", None)  # import now raises ImportError
-    agent = Agent.__new__(Agent)  # planning needs no desktop
-    with pytest.raises(SkillsUnavailable, match="skills are not available"):
-        agent._expand(parse_commands("run skill save_as with name=a.pdf"), "", 0)
-
-
 def test_run_skill_expands_through_the_skills_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    from guiagent.agent import Agent
+    from guiagent.agent.loop import Agent
 
     calls: list[tuple[str, dict[str, str]]] = []
 
@@ -325,10 +314,9 @@ def test_run_skill_expands_through_the_skills_api(monkeypatch: pytest.MonkeyPatc
         def expand_conditions(self, params: dict[str, str]) -> tuple[list[str], list[str]]:
             return [], []  # no pre- or postconditions
 
-    fake = types.ModuleType("guiagent.skills")
-    fake.load_skill = Skill  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "guiagent.skills", fake)
+    monkeypatch.setattr("guiagent.agent.loop.load_skill", Skill)
     agent = Agent.__new__(Agent)
+    agent.skills = {}
     steps = agent._expand(parse_commands('run skill outer with button="Save As"'), "", 0)
     assert steps == [(ClickStep(T('"Save As"')), "skill outer"), (PressStep("ctrl+s"), "skill inner")]
     assert calls == [("outer", {"button": "Save As"}), ("inner", {})]

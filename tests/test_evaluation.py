@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from guiagent import evaluation
+from guiagent.evaluation import screenspot as evaluation
 from guiagent.errors import GuiAgentError, TargetNotFound
-from guiagent.evaluation import (
+from guiagent.evaluation.screenspot import (
     AnnotationError,
     EvaluationReport,
     Progress,
@@ -28,7 +28,7 @@ from guiagent.evaluation import (
     score_point,
 )
 from guiagent.geometry import Box, Point
-from guiagent.screen import Frame
+from guiagent.screen.capture import Frame
 
 FIXTURE = Path(__file__).parent / "fixtures" / "devset"
 ACCURACY_LINE = re.compile(r"^accuracy: \d\.\d{4} \(\d+/\d+\)$")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from guiagent.actions import Hotkey, PressKey, key_action
 from guiagent.errors import InvalidActionError
+from guiagent.input.actions import Hotkey, PressKey, key_action
 from guiagent.keys import canonical_key, parse_keys, pynput_hotkey_format
 
 

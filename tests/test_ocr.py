@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from guiagent import Box, Frame, Point, Screen, VirtualDisplay, crop_window
-from guiagent.display import wait_until
 from guiagent.grounding.base import CandidateSource, Grounder, Target
 from guiagent.grounding.ocr import (
     MorphDetector,
@@ -30,6 +29,7 @@ from guiagent.grounding.ocr import (
     _rapidocr_package,
     make_engine,
 )
+from guiagent.screen.polling import wait_until
 
 WINDOW = (300, 200, 1400, 900)  # x, y, width, height on the screen
 TEXT_LINES = [
@@ -182,7 +182,7 @@ def test_ecp_candidates_then_full_resolution_crop(scene: tuple[Frame, dict[str, 
     ocr = OcrGrounder()
     assert isinstance(ocr, Grounder) and isinstance(ocr, CandidateSource)
     target = Target.parse("PDF document")
-    candidates = ocr.candidates(frame, target, limit=3)
+    candidates = ocr.candidates(frame, target, limit=3).candidates
     assert candidates
     assert_inside(candidates[0].point, truth["PDF document"], "stage 1")
     window = crop_window(candidates[0].point, 1024, frame.size)
@@ -232,7 +232,7 @@ def test_absent_text_is_not_found(scene: tuple[Frame, dict[str, Box]],
                                   grounder: OcrGrounder) -> None:
     frame, _truth = scene
     assert grounder.locate(frame, Target.parse('"Zebra crossing"')) == []
-    assert grounder.candidates(frame, Target.parse("Zebra crossing"), limit=3) == []
+    assert grounder.candidates(frame, Target.parse("Zebra crossing"), limit=3).candidates == []
 
 
 @pytest.mark.display

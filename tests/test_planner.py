@@ -1,4 +1,4 @@
-"""The model-backed planner (guiagent.planner): a VLM rewrites a command the parser could not
+"""The model-backed planner (guiagent.agent.planner): a VLM rewrites a command the parser could not
 read into the command language; only parse_commands reads its answer, and the agent runs the
 steps only after confirmation (or --yes).
 
@@ -23,8 +23,7 @@ import pytest
 
 import guiagent.grounding as grounding
 from guiagent import VirtualDisplay
-from guiagent.agent import Agent, AgentOptions
-from guiagent.commands import (
+from guiagent.agent.language import (
     ClickStep,
     CommandError,
     OpenStep,
@@ -38,11 +37,8 @@ from guiagent.commands import (
     parse_commands,
     plan,
 )
-from guiagent.geometry import Size
-from guiagent.grounding.vlm import ModelHandle, VlmGrounder
-from guiagent.grounding.vlm.base import Generation
-from guiagent.grounding.vlm.families import get_family
-from guiagent.planner import (
+from guiagent.agent.loop import Agent, AgentOptions
+from guiagent.agent.planner import (
     EXAMPLES,
     FORMS,
     PlannerSettings,
@@ -51,7 +47,11 @@ from guiagent.planner import (
     parse_plan,
     planning_prompt,
 )
-from guiagent.screen import Frame
+from guiagent.geometry import Size
+from guiagent.grounding.vlm import ModelHandle, VlmGrounder
+from guiagent.grounding.vlm.base import Generation
+from guiagent.grounding.vlm.families import get_family
+from guiagent.screen.capture import Frame
 
 COMMAND = 'say "hello world" to the editor and send it'
 PLAN = 'type "hello world"\npress enter\nscroll down 2\nwait 0.1 seconds\nEND'
@@ -309,8 +309,8 @@ def _do(*args: str) -> list[str]:
 def test_cli_runs_planned_steps_in_dry_run_with_yes(
         tiny_model: Path, forced_plan: list[Any], vdisplay: VirtualDisplay,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from guiagent.actions import Executor
-    from guiagent.cli import main
+    from guiagent.cli.main import main
+    from guiagent.input.actions import Executor
 
     def no_input(*_args: Any) -> None:
         raise AssertionError("a dry run sent input")
@@ -332,7 +332,7 @@ def test_cli_runs_planned_steps_in_dry_run_with_yes(
 def test_cli_asks_before_running_planned_steps(
         tiny_model: Path, forced_plan: list[Any], vdisplay: VirtualDisplay,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from guiagent.cli import main
+    from guiagent.cli.main import main
 
     args = _do("--display", vdisplay.name, "--json", "--model", str(tiny_model), "--device", "cpu")
 
@@ -362,7 +362,7 @@ def test_cli_asks_before_running_planned_steps(
 
 def test_without_a_model_an_unreadable_command_fails_as_before(
         isolated_grounders: None, capsys: pytest.CaptureFixture[str]) -> None:
-    from guiagent.cli import main
+    from guiagent.cli.main import main
 
     assert main(_do("--display", ":9999", "--yes")) == 2  # fails before opening the display
     err = capsys.readouterr().err

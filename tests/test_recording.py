@@ -19,7 +19,7 @@ from conftest import ProbeApp, start_probe
 
 from guiagent import VirtualDisplay
 from guiagent.geometry import Point
-from guiagent.recording import (
+from guiagent.recording.recorder import (
     ClickStep,
     DragStep,
     KeyStep,
@@ -29,7 +29,7 @@ from guiagent.recording import (
     TypeStep,
     _RawEvent,
 )
-from guiagent.replay import load_demo
+from guiagent.recording.replay import load_demo
 
 # -- unit: merging raw X events into steps -----------------------------------------------------
 

@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from test_recording import centre, click_at, steps_on_disk, wait_until, xdotool
 
 from guiagent import Desktop, VirtualDisplay
-from guiagent.recording import (
+from guiagent.grounding.base import GrounderTraits
+from guiagent.platform.x11.windows import WindowInfo
+from guiagent.recording.recorder import (
     ClickStep,
     Demo,
     PointerTarget,
@@ -30,8 +32,7 @@ from guiagent.recording import (
     RecorderSettings,
     write_demo,
 )
-from guiagent.replay import DemoError, ReplayError, ReplayOptions, load_demo, parse_demo, replay
-from guiagent.windows import WindowInfo
+from guiagent.recording.replay import DemoError, ReplayError, ReplayOptions, load_demo, parse_demo, replay
 
 TITLE = "replay-probe"
 RECORDED_GEOMETRY = "900x600+200+150"
@@ -431,6 +432,7 @@ class CentreGrounder:
 
     name = "vlm"
     min_score = 0.5
+    traits = GrounderTraits()
 
     def __init__(self) -> None:
         self.asked: list[str] = []
@@ -453,7 +455,7 @@ class StillDesktop:
     display_name = None
 
     def __init__(self) -> None:
-        from guiagent.screen import Frame
+        from guiagent.screen.capture import Frame
 
         pixels = np.zeros((2160, 3840, 3), np.uint8)
         pixels[::7, ::5] = 255  # some texture

@@ -14,19 +14,20 @@ from conftest import ProbeApp, start_probe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import guiagent
 from guiagent import Desktop, VirtualDisplay
-from guiagent.recording import ClickStep, Demo, KeyStep, PointerTarget, TypeStep, write_demo
-from guiagent.skills import (
+from guiagent.agent.loop import run_skill
+from guiagent.agent.skills import (
     Skill,
     SkillError,
     list_skills,
     load_skill,
     parse_skill,
     read_skill_file,
-    run_skill,
-    skill_from_demo,
     write_skill,
 )
+from guiagent.recording.recorder import ClickStep, Demo, KeyStep, PointerTarget, TypeStep, write_demo
+from guiagent.recording.skills import skill_from_demo
 
 REPO_SKILLS = Path(__file__).resolve().parent.parent / "skills"
 
@@ -223,8 +224,8 @@ def test_a_skill_made_from_the_recorded_demo_runs_with_a_new_parameter(
 def test_cli_skill_run_terminal_run_in_xterm(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
     from Xlib import display as xdisplay
 
-    from guiagent.display import wait_until
-    from guiagent.windows import find_windows
+    from guiagent.platform.x11.windows import find_windows
+    from guiagent.screen.polling import wait_until
 
     out = tmp_path / "skill-out.txt"
     terminal = vdisplay.launch(["xterm", "-T", "skill-xterm", "-geometry", "80x20+600+500",
@@ -268,7 +269,7 @@ def test_shipped_gtk_save_as_saves_a_mousepad_document(vdisplay: VirtualDisplay,
         desktop.click(inside)  # focus follows the mouse; the click puts the caret in the text
         desktop.type("hello from a skill")
         run_skill(load_skill("gtk-save-as"), {"filename": str(out)}, desktop, timeout=30)
-        from guiagent.display import wait_until
+        from guiagent.screen.polling import wait_until
 
         wait_until(out.exists, 30, f"mousepad to write {out}")
         assert out.read_text().startswith("hello from a skill")
@@ -312,8 +313,8 @@ def test_guiagent_do_checks_a_skills_pre_and_postconditions(
     """`run skill` inside a command checks the precondition before the skill's first step and the
     postcondition after its last; a failed one stops the run (exit code 3) and says which skill
     and which condition, and a failed precondition leaves the skill's steps undone."""
-    from guiagent.agent import SkillCondition, StepFailed, do
-    from guiagent.skills import SkillConditionFailed
+    from guiagent.agent.loop import SkillCondition, StepFailed, do
+    from guiagent.agent.skills import SkillConditionFailed
 
     folder = tmp_path / "skills"
     folder.mkdir()
@@ -366,7 +367,7 @@ def test_shipped_chromium_open_url_loads_the_page(vdisplay: VirtualDisplay, tmp_
     Chromium's own window title says which page it shows."""
     import shutil
 
-    from guiagent.display import wait_until
+    from guiagent.screen.polling import wait_until
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -379,11 +380,11 @@ def test_shipped_chromium_open_url_loads_the_page(vdisplay: VirtualDisplay, tmp_
                         "--window-position=300,200", "--window-size=1800,1200", "about:blank"])
         wait_until(lambda: bool(_window_titles(vdisplay, "Chromium$")), 60, "the Chromium window")
         desktop.move_to((1200, 900))  # focus follows the mouse
-        report = desktop.do(f'run skill chromium-open-url with url={longer} expect="The longer page"',
+        report = guiagent.do(desktop, f'run skill chromium-open-url with url={longer} expect="The longer page"',
                             timeout=30)
         assert report.ok and report.steps[-1].step.describe().startswith("check skill chromium-open-url")
         assert _window_titles(vdisplay, "^Longer page 4711") == ["Longer page 4711 - Chromium"]
-        desktop.do(f'run skill chromium-open-url with url={short} expect="The short page"', timeout=30)
+        guiagent.do(desktop, f'run skill chromium-open-url with url={short} expect="The short page"', timeout=30)
         assert _window_titles(vdisplay, "^Short page 1147") == ["Short page 1147 - Chromium"]
         assert _window_titles(vdisplay, "^Longer page 4711") == []
 
@@ -399,7 +400,7 @@ def test_shipped_calc_fill_cells_fills_a_libreoffice_sheet(vdisplay: VirtualDisp
     import csv
     import shutil
 
-    from guiagent.display import wait_until
+    from guiagent.screen.polling import wait_until
 
     soffice = shutil.which("soffice")
     if soffice is None:
@@ -418,11 +419,11 @@ def test_shipped_calc_fill_cells_fills_a_libreoffice_sheet(vdisplay: VirtualDisp
         # give the grid the focus with a click and let Calc finish drawing before typing.
         desktop.click((1900, 1100))
         desktop.wait_still(quiet=1.0, timeout=30)
-        desktop.do("run skill calc-fill-cells with cell=A1 value=Apple, "
+        guiagent.do(desktop, "run skill calc-fill-cells with cell=A1 value=Apple, "
                    "then run skill calc-fill-cells with cell=B11 value=1100, "
                    'then run skill calc-fill-cells with cell=C3 value="=B11*2", '
                    "then run skill calc-fill-cells with cell=A2 value=Ap", timeout=30)
-        desktop.do(f'press ctrl+s, wait for "Save" up to 60 seconds, press ctrl+a, type "{saved}", '
+        guiagent.do(desktop, f'press ctrl+s, wait for "Save" up to 60 seconds, press ctrl+a, type "{saved}", '
                    "press enter", timeout=30)
         wait_until(saved.exists, 60, f"Calc to write {saved}")
         wait_until(lambda: _window_titles(vdisplay, "^filled.ods") != [], 30, "the saved document's title")

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from guiagent import VirtualDisplay
+from guiagent.desktop.expect import text_matches
 from guiagent.geometry import Box
-from guiagent.screen import Frame
+from guiagent.screen.capture import Frame
 from guiagent.testing import NoDesktopError, Template, expect
-from guiagent.testing.expectations import text_matches
 
 pytest_plugins = ["pytester"]
 

@@ -33,7 +33,7 @@ from guiagent.grounding.vlm.base import Generation, ModelLoadError, ModelOutputE
 from guiagent.grounding.vlm.families import get_family  # noqa: E402
 from guiagent.grounding.vlm.runtime import TransformersRuntime  # noqa: E402
 from guiagent.grounding.vlm.synthetic import ForcedText, build_checkpoint  # noqa: E402
-from guiagent.screen import Frame  # noqa: E402
+from guiagent.screen.capture import Frame  # noqa: E402
 
 MARKER = (255, 0, 255)  # RGB
 

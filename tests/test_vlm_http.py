@@ -361,7 +361,7 @@ def test_configured_server_grounds_a_description_through_ecp(server: FakeServer,
     import guiagent.grounding as grounding
     from guiagent.geometry import Point
     from guiagent.grounding.vlm import configure_vlm
-    from guiagent.screen import Frame
+    from guiagent.screen.capture import Frame
 
     # Keep the registration to this test: other tests expect no VLM to be configured.
     monkeypatch.setattr(grounding, "_FACTORIES", dict(grounding._FACTORIES))

@@ -16,10 +16,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import GuiAgentError, TargetNotFound
-from ..screen import Frame
-from .base import Candidate, Grounder, Match, StageRecord, Target
-from .ecp import EcpSettings, ecp_locate, single_stage
+from guiagent.errors import (
+    GrounderUnavailable,  # noqa: F401 (re-exported)
+    TargetNotFound,
+)
+from guiagent.grounding.base import Candidate, Grounder, Match, StageRecord, Target
+from guiagent.grounding.ecp import EcpSettings, ecp_locate, single_stage
+from guiagent.screen.capture import Frame
 
 __all__ = [
     "Candidate",
@@ -36,12 +39,6 @@ __all__ = [
 ]
 
 
-class GrounderUnavailable(GuiAgentError):
-    """The target needs a grounder that is not installed or not configured."""
-
-    exit_code = 2
-
-
 _FACTORIES: dict[str, Callable[[], Grounder]] = {}
 _INSTANCES: dict[str, Grounder] = {}
 _LOCK = threading.Lock()
@@ -55,14 +52,14 @@ def register_grounder(name: str, factory: Callable[[], Grounder]) -> None:
 
 
 def _template() -> Grounder:
-    from .template import TemplateGrounder
+    from guiagent.grounding.template import TemplateGrounder
 
     return TemplateGrounder()
 
 
 def _ocr() -> Grounder:
     try:
-        from .ocr import OcrGrounder
+        from guiagent.grounding.ocr import OcrGrounder
     except ImportError as exc:
         raise GrounderUnavailable(
             f"text grounding needs an OCR engine ({exc}): pip install 'guiagent[ocr]' "
@@ -98,7 +95,7 @@ def visible_text_of(description: str) -> str | None:
     None when it describes a look or a place ("the gear icon left of Help") and needs a model."""
     if _NEEDS_MODEL.search(description):
         return None
-    from .textmatch import query_text
+    from guiagent.grounding.textmatch import query_text
 
     text, _exact = query_text(description, description=True)
     return text if 0 < len(text.split()) <= 8 else None

@@ -5,25 +5,24 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 
-from ..errors import GuiAgentError, ImageLoadError
-from ..geometry import Box, Point, Size
-from ..screen import Frame
+from guiagent.errors import (
+    EmptyTargetError,  # noqa: F401 (re-exported)
+    ImageLoadError,
+)
+from guiagent.geometry import Box, Point, Size
+from guiagent.screen.capture import Frame
 
 if TYPE_CHECKING:
-    pass
+    from PIL.Image import Image as PILImage
 
 TargetKind = Literal["text", "image", "description"]
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}
-
-
-class EmptyTargetError(GuiAgentError, ValueError):
-    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -42,7 +41,7 @@ class Target:
     source: str = ""  # how the user wrote it, for messages
 
     @classmethod
-    def parse(cls, value: Any) -> Target:
+    def parse(cls, value: TargetLike) -> Target:
         """A Target from a string (quoted text / image path / description), array, PIL image."""
         if isinstance(value, Target):
             return value
@@ -85,6 +84,11 @@ class Target:
             h, w = self.image.shape[:2]
             return f"image {self.source} ({w}x{h})"
         return repr(self.text) if self.kind == "text" else f"description {self.text!r}"
+
+
+TargetLike: TypeAlias = "Target | str | os.PathLike[str] | np.ndarray | Frame | PILImage"
+"""What ``locate`` and friends accept as a target: quoted text (``'"Save"'``), a description,
+an image path, BGR(A) pixels, a Frame, a PIL image, or a parsed :class:`Target`."""
 
 
 def _is_pil(value: Any) -> bool:
@@ -166,6 +170,32 @@ class Match:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class GrounderTraits:
+    """How ECP treats a grounder (declared by each grounder as ``traits``)."""
+
+    # a stage-2 score from which ECP stops looking at further crops (None: ECP's own setting)
+    confident_score: float | None = None
+    # never take a stage-1 answer as final, however exact (a VLM's coarse point)
+    always_refine: bool = False
+    # one stage-2 crop per candidate instead of one crop per group of close candidates
+    refines_each_candidate: bool = False
+    # when no crop confirms a candidate, search tiles over the whole frame (off where each tile
+    # costs a model call)
+    tiled_fallback: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StageOne:
+    """A grounder's own ECP stage 1: candidates in frame pixels, and ``zoom``, the pixels it
+    looked at per frame pixel (1.0 = full resolution, so an exact reading may be final; 0 =
+    unknown, never final). Returned, never stored on the grounder: grounders are shared by
+    threads."""
+
+    candidates: list[Candidate]
+    zoom: float
+
+
 @runtime_checkable
 class Grounder(Protocol):
     """Finds a target in an image.
@@ -175,11 +205,13 @@ class Grounder(Protocol):
     (0.25 when ECP shows a 4x downsampled frame, 2.0 for a crop upscaled twice): grounders
     whose targets have a physical size (templates) scale them by it. ``hint`` is the stage-1
     candidate that led ECP to this crop, in ``image`` pixels (a template's scale, OCR's text).
-    ``min_score`` is the score from which a match counts as found.
+    ``min_score`` is the score from which a match counts as found; ``traits`` how ECP treats
+    this grounder. A grounder must be safe to use from several threads at once.
     """
 
     name: str
     min_score: float
+    traits: GrounderTraits
 
     def supports(self, target: Target) -> bool: ...
 
@@ -191,4 +223,13 @@ class Grounder(Protocol):
 class CandidateSource(Protocol):
     """A grounder with its own stage 1 (e.g. OCR: cheap text detection on the whole frame)."""
 
-    def candidates(self, frame: Frame, target: Target, *, limit: int) -> list[Candidate]: ...
+    def candidates(self, frame: Frame, target: Target, *, limit: int) -> StageOne: ...
+
+
+@runtime_checkable
+class FinerCandidateSource(Protocol):
+    """A stage 1 that can look again at a finer resolution than ``zoom`` (look-alike buttons
+    whose labels blur together when downsampled); None when it already looked at full size."""
+
+    def finer_candidates(self, frame: Frame, target: Target, *, limit: int,
+                         zoom: float) -> StageOne | None: ...

@@ -19,9 +19,17 @@ from dataclasses import dataclass, replace
 
 import cv2
 
-from ..geometry import Box, Point, Size, crop_to_frame, crop_window, fit_within
-from ..screen import Frame
-from .base import Candidate, CandidateSource, Grounder, Match, StageRecord, Target
+from guiagent.geometry import Box, Point, Size, crop_to_frame, crop_window, fit_within
+from guiagent.grounding.base import (
+    Candidate,
+    CandidateSource,
+    FinerCandidateSource,
+    Grounder,
+    Match,
+    StageRecord,
+    Target,
+)
+from guiagent.screen.capture import Frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +69,9 @@ def stage_one(frame: Frame, target: Target, grounder: Grounder,
     """Candidates in frame pixels, the stage record, and the zoom stage 1 looked at."""
     start = time.perf_counter()
     if isinstance(grounder, CandidateSource):
-        candidates = grounder.candidates(frame, target, limit=max(settings.top_k, settings.widen_k))
-        # A grounder with its own stage 1 says how exact its candidates are through
-        # ``coarse_zoom`` (frame pixels it looked at per frame pixel); unknown = never exact.
-        zoom = float(getattr(grounder, "coarse_zoom", 0.0))
+        own = grounder.candidates(frame, target, limit=max(settings.top_k, settings.widen_k))
+        # Its zoom (pixels looked at per frame pixel) says how exact the candidates are.
+        candidates, zoom = own.candidates, own.zoom
         size = frame.size if zoom <= 0 else Size(round(frame.width * zoom),
                                                  round(frame.height * zoom))
     else:
@@ -155,18 +162,19 @@ def ecp_locate(frame: Frame, target: Target, grounder: Grounder,
     """Two-stage grounding; matches are in frame pixels, best first, each with its stages."""
     settings = settings or EcpSettings()
     started = time.perf_counter()
-    min_score = float(getattr(grounder, "min_score", 0.0))
+    min_score = grounder.min_score
     # Near-identical buttons all correlate ~0.96 with a template; a grounder says from which
     # score a match is unambiguous enough to stop looking at further crops. When several
     # instances are wanted (find_all), every candidate is examined.
-    confident = float(getattr(grounder, "confident_score", settings.confident))
+    traits = grounder.traits
+    confident = settings.confident if traits.confident_score is None else traits.confident_score
     if limit > 1:
         confident = float("inf")
     candidates, coarse, zoom = stage_one(frame, target, grounder, settings)
     stages: list[StageRecord] = [coarse]
 
     # Grounders whose stage 1 is a guess by design (a VLM on a downsampled frame) always refine.
-    trusts_stage_one = not getattr(grounder, "always_refine", False)
+    trusts_stage_one = not traits.always_refine
     if trusts_stage_one and candidates and _is_exact(candidates[0], zoom, settings):
         stages.append(StageRecord("fine", 0.0, Size(0, 0), note="skipped: stage 1 was exact"))
         exact = [c for c in candidates if _is_exact(c, zoom, settings)][:limit]
@@ -182,7 +190,7 @@ def ecp_locate(frame: Frame, target: Target, grounder: Grounder,
     def refine(batch: list[Candidate]) -> None:
         # Crop-based grounders (OCR, VLM) read a whole crop, so near candidates share one; a
         # grounder that only searches around its hint (templates) refines each separately.
-        groups = ([[c] for c in batch] if getattr(grounder, "refines_each_candidate", False)
+        groups = ([[c] for c in batch] if traits.refines_each_candidate
                   else group_candidates(batch, settings.crop))
         for group in groups:
             window = group_window(group, settings.crop, frame.size)
@@ -206,20 +214,19 @@ def ecp_locate(frame: Frame, target: Target, grounder: Grounder,
 
     # Still unsure: look again at a finer stage-1 resolution, when the grounder has one
     # (look-alike buttons whose labels blur together when downsampled).
-    finer = getattr(grounder, "finer_candidates", None)
-    while finer is not None and limit == 1 and best_score() < confident:
+    while isinstance(grounder, FinerCandidateSource) and limit == 1 and best_score() < confident:
         start = time.perf_counter()
-        more = finer(frame, target, limit=settings.widen_k, zoom=zoom)
-        if more is None:
+        finer = grounder.finer_candidates(frame, target, limit=settings.widen_k, zoom=zoom)
+        if finer is None:
             break
-        zoom = float(getattr(grounder, "coarse_zoom", zoom))
+        more, zoom = finer.candidates, finer.zoom
         refine(more)
         stages.append(StageRecord(
             "finer", _elapsed_ms(start), Size(round(frame.width * zoom), round(frame.height * zoom)),
             tuple(more), note=f"stage 1 again at zoom {zoom:.3g}: no confident match yet"))
 
     # A grounder may opt out of the tiled fallback when each tile costs a model call.
-    use_tiles = settings.tiles and getattr(grounder, "tiled_fallback", True)
+    use_tiles = settings.tiles and traits.tiled_fallback
     if use_tiles and not any(m.score >= min_score for m in matches):
         tiled_start = time.perf_counter()
         tiles = [w for w in tile_windows(frame.size, settings.crop, settings.tile_overlap)

@@ -45,11 +45,14 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import GuiAgentError
-from ..geometry import Box, Point
-from ..screen import Frame
-from .base import Candidate, Match, StageRecord, Target
-from .textmatch import TextLine, TextMatch, find_text, fold, query_text
+from guiagent.errors import (
+    GuiAgentError,
+    OcrUnavailableError,  # noqa: F401 (re-exported)
+)
+from guiagent.geometry import Box, Point
+from guiagent.grounding.base import Candidate, GrounderTraits, Match, StageOne, StageRecord, Target
+from guiagent.grounding.textmatch import TextLine, TextMatch, find_text, fold, query_text
+from guiagent.screen.capture import Frame
 
 __all__ = [
     "MorphDetector",
@@ -67,12 +70,6 @@ _EXACT_WORDS = 0.95  # the query's words exactly, inside a longer text (see text
 _ALONE = 0.7  # |log(letters a box holds / letters of the query)| of boxes that may hold just it
 _THOROUGH_MAX_PIXELS = 2_500_000  # the learned detector runs on crops, not whole 4K frames
 _FIRST_CHUNK = 4000.0  # model-input width (~0.1 s of recognition) read before a first look
-
-
-class OcrUnavailableError(GuiAgentError):
-    """The OCR engine asked for is not installed."""
-
-    exit_code = 4
 
 
 # -- engines --------------------------------------------------------------------------------
@@ -636,9 +633,7 @@ class OcrGrounder:
     """
 
     name = "ocr"
-    # Stage 1 already recognises text at full resolution, so a candidate that reads exactly
-    # the target is final: ECP may skip stage 2 for it (see ecp._is_exact).
-    coarse_zoom = 1.0
+    traits = GrounderTraits()
 
     def __init__(
         self,
@@ -723,16 +718,18 @@ class OcrGrounder:
         ]
 
     # -- CandidateSource --------------------------------------------------------------------
-    def candidates(self, frame: Frame, target: Target, *, limit: int) -> list[Candidate]:
+    def candidates(self, frame: Frame, target: Target, *, limit: int) -> StageOne:
         """ECP stage 1 on the whole frame: where the target's text probably is (frame pixels)."""
         query, exact = self._query(target)
         if not query:
-            return []
+            return StageOne([], 1.0)
         digest = _digest(frame.pixels)
         self._remember(frame, digest)
         search = self._search(frame.pixels, query, exact, limit=limit, thorough=False,
                               digest=digest)
-        return [Candidate(m.point, m.score, m.box, m.text) for m in search.matches]
+        # Stage 1 already recognises text at full resolution (zoom 1), so a candidate that reads
+        # exactly the target is final: ECP may skip stage 2 for it (see ecp._is_exact).
+        return StageOne([Candidate(m.point, m.score, m.box, m.text) for m in search.matches], 1.0)
 
     # -- reading ----------------------------------------------------------------------------
     def read(self, image: Frame | np.ndarray) -> list[TextLine]:

@@ -16,16 +16,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import GuiAgentError
-from ..geometry import Box, Point
-from ..screen import Frame
-from .base import Candidate, Match, Target
+from guiagent.errors import (
+    TemplateError,  # noqa: F401 (re-exported)
+)
+from guiagent.geometry import Box, Point
+from guiagent.grounding.base import Candidate, GrounderTraits, Match, StageOne, Target
+from guiagent.screen.capture import Frame
 
 DPI_SCALES = (0.5, 0.667, 0.75, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0)
-
-
-class TemplateError(GuiAgentError, ValueError):
-    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +44,9 @@ class TemplateGrounder:
     """
 
     name = "template"
-    confident_score = 0.99  # look-alike buttons correlate ~0.96; only a near-exact match is final
-    refines_each_candidate = True  # stage 2 searches only around each stage-1 peak
+    # Look-alike buttons correlate ~0.96, so only a near-exact match is final; stage 2 searches
+    # only around each stage-1 peak.
+    traits = GrounderTraits(confident_score=0.99, refines_each_candidate=True)
 
     def __init__(self, *, grayscale: bool = True, scales: tuple[float, ...] = DPI_SCALES,
                  min_score: float = 0.8, coarse_min_side: int = 6,
@@ -58,7 +57,6 @@ class TemplateGrounder:
         self.coarse_min_side = coarse_min_side
         self.coarse_max_factor = coarse_max_factor
         self.coarse_accept = 0.6
-        self.coarse_zoom = 0.0
 
     def supports(self, target: Target) -> bool:
         return target.kind == "image"
@@ -85,11 +83,11 @@ class TemplateGrounder:
         return template
 
     # -- ECP stage 1 ---------------------------------------------------------------------
-    def candidates(self, frame: Frame, target: Target, *, limit: int) -> list[Candidate]:
+    def candidates(self, frame: Frame, target: Target, *, limit: int) -> StageOne:
         return self._candidates(frame, target, limit, max_factor=self.coarse_max_factor)
 
     def finer_candidates(self, frame: Frame, target: Target, *, limit: int,
-                         zoom: float) -> list[Candidate] | None:
+                         zoom: float) -> StageOne | None:
         """Stage 1 again at twice the resolution of ``zoom`` (None when already at full)."""
         factor = round(1 / zoom) if zoom > 0 else 1
         if factor <= 1:
@@ -97,7 +95,7 @@ class TemplateGrounder:
         return self._candidates(frame, target, limit, max_factor=factor // 2)
 
     def _candidates(self, frame: Frame, target: Target, limit: int, *,
-                    max_factor: int) -> list[Candidate]:
+                    max_factor: int) -> StageOne:
         template = self._template(target)
         th, tw = template.shape[:2]
         if th > frame.height or tw > frame.width:
@@ -122,13 +120,13 @@ class TemplateGrounder:
             # Downsampling lowers correlations, so the coarse bar is below min_score.
             if scale == 1.0 and found and found[0].score >= self.coarse_accept:
                 break
-        self.coarse_zoom = max(peaks, key=lambda pz: pz[0].score)[1] if peaks else 1.0
+        zoom = max(peaks, key=lambda pz: pz[0].score)[1] if peaks else 1.0
         candidates = [
             Candidate(Point((p.x + p.width / 2) / z, (p.y + p.height / 2) / z), p.score,
                       Box(p.x / z, p.y / z, p.width / z, p.height / z))
             for p, z in peaks
         ]
-        return sorted(candidates, key=lambda c: -c.score)[:limit]
+        return StageOne(sorted(candidates, key=lambda c: -c.score)[:limit], zoom)
 
     # -- stage 2 / single pass -----------------------------------------------------------
     def locate(self, image: Frame, target: Target, *, limit: int = 5, zoom: float = 1.0,

@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..geometry import Box, Point
+from guiagent.geometry import Box, Point
 
 __all__ = [
     "TextLine",

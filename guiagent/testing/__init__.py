@@ -22,31 +22,31 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .expectations import (
+    from guiagent.desktop.expect import (
         Expectation,
-        ExpectationError,
-        NoDesktopError,
         Template,
         current_desktop,
         expect,
         using_desktop,
     )
-    from .recorder import RecordedDesktop, Recorder, Step
+    from guiagent.errors import ExpectationError, NoDesktopError
+    from guiagent.testing.steps import RecordedDesktop, StepLog, TestStep
 
 # Imported on first use: pytest loads the plugin module (a sibling) in every session, and a
 # session without UI tests should not pay for the expectation and recording machinery.
 _WHERE = {
-    "Expectation": "expectations", "ExpectationError": "expectations", "NoDesktopError": "expectations",
-    "Template": "expectations", "current_desktop": "expectations", "expect": "expectations",
-    "using_desktop": "expectations", "RecordedDesktop": "recorder", "Recorder": "recorder",
-    "Step": "recorder",
+    "Expectation": "guiagent.desktop.expect", "Template": "guiagent.desktop.expect",
+    "current_desktop": "guiagent.desktop.expect", "expect": "guiagent.desktop.expect",
+    "using_desktop": "guiagent.desktop.expect", "ExpectationError": "guiagent.errors",
+    "NoDesktopError": "guiagent.errors", "RecordedDesktop": "guiagent.testing.steps",
+    "StepLog": "guiagent.testing.steps", "TestStep": "guiagent.testing.steps",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    return getattr(importlib.import_module(_WHERE[name]), name)
 
 
 __all__ = [
@@ -54,9 +54,9 @@ __all__ = [
     "ExpectationError",
     "NoDesktopError",
     "RecordedDesktop",
-    "Recorder",
-    "Step",
+    "StepLog",
     "Template",
+    "TestStep",
     "current_desktop",
     "expect",
     "using_desktop",

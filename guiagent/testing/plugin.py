@@ -1,7 +1,7 @@
 """The guiagent pytest plugin, registered through the ``pytest11`` entry point ``guiagent``
 (``-p no:guiagent`` turns it off).
 
-Fixtures: ``desktop`` (a :class:`~guiagent.testing.recorder.RecordedDesktop` per test, on
+Fixtures: ``desktop`` (a :class:`~guiagent.testing.steps.RecordedDesktop` per test, on
 this session's display; programs it launched end with the test), ``virtual_display`` (the
 session's Xvfb display, one per pytest-xdist worker, started the first time a test needs it
 and never otherwise) and ``guiagent_display`` (the display name tests run on).
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ..display import VirtualDisplay
-    from .recorder import RecordedDesktop
-    from .report import TestEntry
+    from guiagent.screen.display import VirtualDisplay
+    from guiagent.testing.report import TestEntry
+    from guiagent.testing.steps import RecordedDesktop
 
 VIDEO_MODES = ("off", "on", "retain-on-failure")
 DEFAULT_SIZE = "3840x2160"
@@ -169,7 +169,7 @@ def virtual_display(guiagent_options: GuiOptions) -> Iterator[VirtualDisplay]:
         pytest.fail(f"this run uses the existing display {guiagent_options.display} "
                     "(--guiagent-display), so there is no virtual display: drop "
                     "--guiagent-display to run tests that need one", pytrace=False)
-    from ..display import VirtualDisplay
+    from guiagent.screen.display import VirtualDisplay
 
     with VirtualDisplay(guiagent_options.size, dpi=guiagent_options.dpi) as display:
         yield display
@@ -189,11 +189,11 @@ def desktop(request: pytest.FixtureRequest, guiagent_display: str,
             guiagent_options: GuiOptions) -> Iterator[RecordedDesktop]:
     """A Desktop on this session's display that records the test's steps; programs started
     with ``desktop.launch(...)`` are ended (by process group id) when the test finishes."""
-    from .expectations import using_desktop
-    from .recorder import RecordedDesktop, Recorder, artefact_directory
+    from guiagent.desktop.expect import using_desktop
+    from guiagent.testing.steps import RecordedDesktop, StepLog, artefact_directory
 
     options = guiagent_options
-    recorder = Recorder(artefact_directory(options.output, request.node.nodeid),
+    recorder = StepLog(artefact_directory(options.output, request.node.nodeid),
                         thumbnails=options.report is not None, video=options.video != "off")
     # On a virtual display nobody can press the abort hotkey or park the mouse in a corner.
     safety: dict[str, Any] = {} if options.display else {"abort_hotkey": None, "failsafe": False}
@@ -281,7 +281,7 @@ class HtmlReportCollector:
         self.written: Path | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from .report import TestEntry
+        from guiagent.testing.report import TestEntry
 
         entry = self.entries.setdefault(report.nodeid, TestEntry(report.nodeid))
         longrepr = report.longreprtext if (report.failed or report.skipped) else ""
@@ -290,7 +290,7 @@ class HtmlReportCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from .report import write_report
+        from guiagent.testing.report import write_report
 
         self.written = write_report(self.path, list(self.entries.values()), started=self.started,
                                     duration_s=time.time() - self.started)

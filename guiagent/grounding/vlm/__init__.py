@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (
+from guiagent.grounding.vlm.base import (
     Generation,
     ModelAnswer,
     ModelFamily,
@@ -23,7 +23,7 @@ from .base import (
     ResizeRule,
     VlmRuntime,
 )
-from .grounder import ModelHandle, VlmGrounder, VlmSettings
+from guiagent.grounding.vlm.grounder import ModelHandle, VlmGrounder, VlmSettings
 
 __all__ = [
     "Generation",
@@ -47,20 +47,20 @@ def load_model(model: str | Path | None = None, *, base_url: str | None = None,
                device: str = "auto", dtype: str = "auto", attention: str = "auto") -> ModelHandle:
     """A model and its family: a local checkpoint folder (``model``) or a server (``base_url``
     + ``server_model``). The family comes from the checkpoint's config and name unless given."""
-    from .families import family_for_checkpoint, get_family
+    from guiagent.grounding.vlm.families import family_for_checkpoint, get_family
 
     if (model is None) == (base_url is None):
         raise ModelLoadError("give either a local checkpoint folder (--model DIR) or a server "
                              "URL (--vlm-url http://host:8000/v1), not both and not neither")
     if model is not None:
-        from .runtime import RuntimeSettings, TransformersRuntime, check_checkpoint
+        from guiagent.grounding.vlm.runtime import RuntimeSettings, TransformersRuntime, check_checkpoint
 
         path = Path(model).expanduser()
         config = check_checkpoint(path)  # a clear error before torch is even imported
         chosen = get_family(family) if family else family_for_checkpoint(config, str(path))
         settings = RuntimeSettings(device=device, dtype=dtype, attention=attention)  # type: ignore[arg-type]
         return ModelHandle(TransformersRuntime.load(path, settings), chosen)
-    from .http import OpenAICompatibleRuntime, ServerSettings
+    from guiagent.grounding.vlm.http import OpenAICompatibleRuntime, ServerSettings
 
     runtime = OpenAICompatibleRuntime(ServerSettings(base_url=str(base_url), model=server_model or ""))
     name = server_model or runtime.model
@@ -78,7 +78,7 @@ def configure_vlm(model: str | Path | None = None, base_url: str | None = None,
     The model loads on first use, once per process. ``coarse_model`` (optional, local) runs
     ECP stage 1 instead of the main model: a small fast model proposes, the big one decides.
     """
-    from .. import register_grounder
+    from guiagent.grounding import register_grounder
 
     def factory() -> VlmGrounder:
         fine = load_model(model, base_url=base_url, server_model=server_model, family=family,

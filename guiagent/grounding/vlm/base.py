@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ...errors import GuiAgentError
-from ...geometry import Box, ModelSpace, Point, Size
+from guiagent.errors import GuiAgentError, ModelLoadError, ModelOutputError, ModelServerError  # noqa: F401 (re-exported)
+from guiagent.geometry import Box, ModelSpace, Point, Size
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -19,29 +19,6 @@ if TYPE_CHECKING:
 # where an item is {"type": "image"} (the next image of the call, in order) or
 # {"type": "text", "text": "..."}. Runtimes turn image items into what their backend wants.
 Message = dict[str, Any]
-
-
-class ModelOutputError(GuiAgentError):
-    """A model answered something that is not a usable point; ``raw`` is what it said."""
-
-    exit_code = 3
-
-    def __init__(self, message: str, *, raw: str) -> None:
-        shown = raw if len(raw) <= 200 else raw[:200] + "…"
-        super().__init__(f"{message}; the model said: {shown!r}")
-        self.raw = raw
-
-
-class ModelLoadError(GuiAgentError):
-    """A checkpoint is missing, partial or of an unknown family; says the path and what is missing."""
-
-    exit_code = 2
-
-
-class ModelServerError(GuiAgentError):
-    """An OpenAI-compatible server could not be reached or answered with an error."""
-
-    exit_code = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...geometry import Box, Point, Size
-from ...screen import Frame
-from ..base import Candidate, Match, Target
-from .base import Generation, ModelAnswer, ModelFamily, ModelOutputError, ResizeRule, VlmRuntime
-from .resize import resize_for_model
+from guiagent.geometry import Box, Point, Size
+from guiagent.grounding.base import Candidate, GrounderTraits, Match, StageOne, Target
+from guiagent.grounding.vlm.base import (
+    Generation,
+    ModelAnswer,
+    ModelFamily,
+    ModelOutputError,
+    ResizeRule,
+    VlmRuntime,
+)
+from guiagent.grounding.vlm.resize import resize_for_model
+from guiagent.screen.capture import Frame
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -164,9 +171,7 @@ class VlmGrounder:
     min_score: float = 0.0
     # ECP: stage 1's point is never trusted as final (the paper's point), and a failed crop is
     # not followed by dozens of tile generations.
-    always_refine: bool = True
-    tiled_fallback: bool = False
-    coarse_zoom: float = 0.0
+    traits: GrounderTraits = GrounderTraits(always_refine=True, tiled_fallback=False)
     _context: threading.local = field(default_factory=threading.local, repr=False)
 
     def supports(self, target: Target) -> bool:
@@ -178,18 +183,18 @@ class VlmGrounder:
             return f'the element labelled "{target.text}"' if target.exact else target.text
         return target.text
 
-    def candidates(self, frame: Frame, target: Target, *, limit: int) -> list[Candidate]:
+    def candidates(self, frame: Frame, target: Target, *, limit: int) -> StageOne:
         """Stage 1: the model's answer on the downsampled frame, in frame pixels."""
         handle = self.coarse or self.fine
         answer = ask_model(handle, frame, self.instruction(target),
                            max_pixels=self.settings.coarse_max_pixels,
                            max_new_tokens=self.settings.max_new_tokens)
-        self.coarse_zoom = answer.input_size.width / frame.width
         self._context.image = None
         if self.settings.global_context:
             self._context.image = resize_for_model(
                 frame.pixels, _effective_rule(self.fine, self.settings.coarse_max_pixels))
-        return [Candidate(answer.point, answer.score, answer.box, text=answer.generation.text)]
+        return StageOne([Candidate(answer.point, answer.score, answer.box, text=answer.generation.text)],
+                        answer.input_size.width / frame.width)
 
     def locate(self, image: Frame, target: Target, *, limit: int = 5, zoom: float = 1.0,
                hint: Candidate | None = None) -> list[Match]:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .base import Generation, Message, ModelServerError
+from guiagent.grounding.vlm.base import Generation, Message, ModelServerError
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -31,12 +31,12 @@ def apply_vlm_arguments(args: argparse.Namespace) -> bool:
     url = getattr(args, "vlm_url", None)
     if model is None and url is None:
         if getattr(args, "vlm_model", None) or getattr(args, "coarse_model", None):
-            from .base import ModelLoadError
+            from guiagent.grounding.vlm.base import ModelLoadError
 
             raise ModelLoadError("--vlm-model and --coarse-model need a main model: add --model DIR "
                                  "or --vlm-url URL")
         return False
-    from . import VlmSettings, configure_vlm
+    from guiagent.grounding.vlm import VlmSettings, configure_vlm
 
     configure_vlm(model=model, base_url=url, server_model=getattr(args, "vlm_model", None),
                   family=getattr(args, "family", None), coarse_model=getattr(args, "coarse_model", None),

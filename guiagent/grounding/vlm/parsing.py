@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...geometry import Box, ModelCoordinates, Point
-from .base import ModelAnswer, ModelOutputError
+from guiagent.geometry import Box, ModelCoordinates, Point
+from guiagent.grounding.vlm.base import ModelAnswer, ModelOutputError
 
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER_RE = re.compile(NUMBER)

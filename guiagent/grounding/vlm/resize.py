@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ...errors import GuiAgentError
-from ...geometry import Size
-from .base import ResizeRule
+from guiagent.errors import (
+    UnsupportedImageSizeError,  # noqa: F401 (re-exported)
+)
+from guiagent.geometry import Size
+from guiagent.grounding.vlm.base import ResizeRule
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,12 +31,6 @@ if TYPE_CHECKING:
 
 # transformers refuses images whose long side is more than 200 times the short side.
 MAX_ASPECT_RATIO = 200
-
-
-class UnsupportedImageSizeError(GuiAgentError, ValueError):
-    """An image a model's processor cannot take: empty, or too elongated."""
-
-    exit_code = 2
 
 
 def smart_resize(height: int, width: int, rule: ResizeRule) -> tuple[int, int]:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ...geometry import Size
-from .base import Generation, Message, ModelLoadError
+from guiagent.geometry import Size
+from guiagent.grounding.vlm.base import Generation, Message, ModelLoadError
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -11,14 +11,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..base import ModelFamily, ModelLoadError
-from .gta1 import Gta1Family
-from .qwen2vl import OS_ATLAS_RESIZE, Qwen2VLFamily
-from .qwen3vl import Qwen3VLFamily
-from .qwen25vl import Qwen25VLFamily
-from .showui import ShowUIFamily
-from .uground import UGroundFamily
-from .uitars import UITARS_V1_RESIZE, UITarsFamily
+from guiagent.grounding.vlm.base import ModelFamily, ModelLoadError
+from guiagent.grounding.vlm.families.gta1 import Gta1Family
+from guiagent.grounding.vlm.families.qwen2vl import OS_ATLAS_RESIZE, Qwen2VLFamily
+from guiagent.grounding.vlm.families.qwen3vl import Qwen3VLFamily
+from guiagent.grounding.vlm.families.qwen25vl import Qwen25VLFamily
+from guiagent.grounding.vlm.families.showui import ShowUIFamily
+from guiagent.grounding.vlm.families.uground import UGroundFamily
+from guiagent.grounding.vlm.families.uitars import UITARS_V1_RESIZE, UITarsFamily
 
 __all__ = [
     "Gta1Family",

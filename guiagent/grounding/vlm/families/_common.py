@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ....geometry import ModelCoordinates, ModelSpace, Size
-from .. import parsing
-from ..base import Message, ModelAnswer, ResizeRule
+from guiagent.geometry import ModelCoordinates, ModelSpace, Size
+from guiagent.grounding.vlm import parsing
+from guiagent.grounding.vlm.base import Message, ModelAnswer, ResizeRule
 
 # Qwen2-VL / Qwen2.5-VL checkpoints' preprocessor_config.json: min_pixels 3136, max_pixels 12845056.
 QWEN2_RESIZE = ResizeRule(28, 56 * 56, 28 * 28 * 16384)

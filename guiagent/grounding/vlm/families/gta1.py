@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, Size
-from ..base import Message, ResizeRule
-from . import _common
+from guiagent.geometry import ModelCoordinates, Size
+from guiagent.grounding.vlm.base import Message, ResizeRule
+from guiagent.grounding.vlm.families import _common
 
 _GTA1_SYSTEM = (
     "You are an expert UI element locator. Given a GUI image and a user's element description, "

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, Size
-from .. import parsing
-from ..base import Message, ModelAnswer, ResizeRule
-from . import _common
+from guiagent.geometry import ModelCoordinates, Size
+from guiagent.grounding.vlm import parsing
+from guiagent.grounding.vlm.base import Message, ModelAnswer, ResizeRule
+from guiagent.grounding.vlm.families import _common
 
 # The label may hold digits ("Tab 2"); it is not part of the answer.
 _OBJECT_REF_RE = re.compile(r"<\|object_ref_start\|>[^<]*<\|object_ref_end\|>")

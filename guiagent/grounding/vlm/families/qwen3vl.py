@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, Size
-from ..base import Message, ResizeRule
-from . import _common
+from guiagent.geometry import ModelCoordinates, Size
+from guiagent.grounding.vlm.base import Message, ResizeRule
+from guiagent.grounding.vlm.families import _common
 
 # Qwen3-VL's preprocessor_config.json: patch_size 16, merge_size 2,
 # size {"shortest_edge": 65536, "longest_edge": 16777216}.

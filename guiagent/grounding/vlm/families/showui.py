@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ....geometry import ModelCoordinates, Size
-from ..base import Message, ResizeRule
-from . import _common
+from guiagent.geometry import ModelCoordinates, Size
+from guiagent.grounding.vlm.base import Message, ResizeRule
+from guiagent.grounding.vlm.families import _common
 
 _SHOWUI_SYSTEM = (
     "Based on the screenshot of the page, I give a text description and you give its corresponding "

@@ -1,0 +1,1 @@
+"""ScreenSpot-Pro-style evaluation of grounders on annotated screenshots."""
