@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from guiagent import Desktop, VirtualDisplay
-from guiagent.screen.annotate import GREEN, Mark, save_annotated
-from guiagent.screen.display import wait_until
 from guiagent.recording.recorder import Recorder, RecorderSettings
 from guiagent.recording.replay import ReplayOptions, replay
+from guiagent.screen.annotate import GREEN, Mark, save_annotated
+from guiagent.screen.display import wait_until
 
 HERE = Path(__file__).resolve().parent
 FOLDER = HERE / "greet"

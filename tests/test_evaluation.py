@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from guiagent.evaluation import screenspot as evaluation
 from guiagent.errors import GuiAgentError, TargetNotFound
+from guiagent.evaluation import screenspot as evaluation
 from guiagent.evaluation.screenspot import (
     AnnotationError,
     EvaluationReport,

@@ -184,7 +184,7 @@ def buttons_probe(vdisplay: VirtualDisplay, tmp_path: Path) -> Iterator[ProbeApp
     app = start_probe(vdisplay, tmp_path / "probe.jsonl", "--buttons", LABELS, "--font-size", "14",
                       "--title", "Login password", geometry="900x600+200+150")
     try:
-        app.ready  # noqa: B018 - waits for the window
+        app.ready
         yield app
     finally:
         app.process.terminate()

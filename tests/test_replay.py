@@ -43,7 +43,7 @@ MOVED_LABELS = "Delta,Gamma,Alpha,Beta"  # an extra button, a different order
 def launch(display: VirtualDisplay, report: Path, labels: str, geometry: str) -> ProbeApp:
     app = start_probe(display, report, "--buttons", labels, "--font-size", "14", "--title", TITLE,
                       geometry=geometry)
-    app.ready  # noqa: B018 - waits for the window
+    app.ready
     return app
 
 

@@ -198,7 +198,7 @@ def test_skill_from_demo_refuses_what_it_cannot_express(tmp_path: Path) -> None:
 def labelled_probe(vdisplay: VirtualDisplay, tmp_path: Path) -> Any:
     app = start_probe(vdisplay, tmp_path / "probe.jsonl", "--buttons", "Alpha,Beta,Gamma",
                       "--font-size", "14", geometry="1000x600+1400+800")
-    app.ready  # noqa: B018 - waits for the window
+    app.ready
     yield app
     app.process.terminate()
     app.process.wait(10)
@@ -320,7 +320,7 @@ def test_guiagent_do_checks_a_skills_pre_and_postconditions(
     folder.mkdir()
     (folder / "press-gamma.json").write_text(json.dumps(CONDITIONED))
     monkeypatch.setenv("GUIAGENT_SKILLS", str(folder))
-    clicks = lambda: [e["label"] for e in labelled_probe.events("button")]  # noqa: E731
+    clicks = lambda: [e["label"] for e in labelled_probe.events("button")]
     with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as desktop:
         report = do(desktop, 'run skill press-gamma with shown=Alpha, then click "Beta"', timeout=5)
         kinds = [(type(r.step).__name__, r.origin, r.status) for r in report.steps]

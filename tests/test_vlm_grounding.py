@@ -24,16 +24,16 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from guiagent.geometry import Point, Size  # noqa: E402
-from guiagent.grounding import Target, locate  # noqa: E402
-from guiagent.grounding.ecp import EcpSettings, ecp_locate  # noqa: E402
-from guiagent.grounding.vlm import ModelHandle, VlmGrounder, VlmSettings, load_model  # noqa: E402
-from guiagent.grounding.vlm.ask import ask_screen  # noqa: E402
-from guiagent.grounding.vlm.base import Generation, ModelLoadError, ModelOutputError  # noqa: E402
-from guiagent.grounding.vlm.families import get_family  # noqa: E402
-from guiagent.grounding.vlm.runtime import TransformersRuntime  # noqa: E402
-from guiagent.grounding.vlm.synthetic import ForcedText, build_checkpoint  # noqa: E402
-from guiagent.screen.capture import Frame  # noqa: E402
+from guiagent.geometry import Point, Size
+from guiagent.grounding import Target, locate
+from guiagent.grounding.ecp import EcpSettings, ecp_locate
+from guiagent.grounding.vlm import ModelHandle, VlmGrounder, VlmSettings, load_model
+from guiagent.grounding.vlm.ask import ask_screen
+from guiagent.grounding.vlm.base import Generation, ModelLoadError, ModelOutputError
+from guiagent.grounding.vlm.families import get_family
+from guiagent.grounding.vlm.runtime import TransformersRuntime
+from guiagent.grounding.vlm.synthetic import ForcedText, build_checkpoint
+from guiagent.screen.capture import Frame
 
 MARKER = (255, 0, 255)  # RGB
 

@@ -49,9 +49,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-from cdp import Chromium, launch  # noqa: E402
+from cdp import Chromium, launch
 
-from guiagent import Box, Frame, Screen, VirtualDisplay  # noqa: E402
+from guiagent import Box, Frame, Screen, VirtualDisplay
 
 SCREEN_W, SCREEN_H = 3840, 2160
 PAGES_DIR = HERE / "pages"

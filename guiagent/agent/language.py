@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
 from guiagent.errors import (
-    CommandError,  # noqa: F401 (re-exported)
+    CommandError,
     GuiAgentError,
 )
 from guiagent.keys import parse_keys

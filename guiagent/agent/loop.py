@@ -51,7 +51,7 @@ from guiagent.agent.language import (
     step_targets,
 )
 from guiagent.agent.skills import Skill, load_skill
-from guiagent.errors import (  # noqa: F401 (re-exported)
+from guiagent.errors import (
     AbortedError,
     AmbiguousTarget,
     DisplayError,
@@ -63,8 +63,6 @@ from guiagent.errors import (  # noqa: F401 (re-exported)
     WaitTimeout,
 )
 from guiagent.geometry import Box, Point
-from guiagent.screen.polling import poll_screen
-from guiagent.screen.processes import start_program
 from guiagent.input.actions import (
     Action,
     Click,
@@ -77,6 +75,8 @@ from guiagent.input.actions import (
     key_action,
 )
 from guiagent.screen.annotate import MAGENTA, RED, Mark, save_annotated
+from guiagent.screen.polling import poll_screen
+from guiagent.screen.processes import start_program
 
 if TYPE_CHECKING:
     from guiagent.desktop.core import Desktop

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from guiagent.agent.language import CommandError, OpenStep, Step, TypeStep, parse_commands
-from guiagent.errors import PlanRefused  # noqa: F401 (re-exported)
+from guiagent.errors import PlanRefused
 
 if TYPE_CHECKING:
     from PIL import Image

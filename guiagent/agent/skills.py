@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from guiagent.errors import GuiAgentError, SkillConditionFailed, SkillError  # noqa: F401 (re-exported)
+from guiagent.errors import GuiAgentError, SkillConditionFailed, SkillError
 
 SKILL_VERSION = 1
 MAX_SKILL_BYTES = 1024 * 1024

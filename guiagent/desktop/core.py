@@ -11,6 +11,8 @@ from typing import Any, TypeAlias
 from guiagent.desktop.expect import Expectation
 from guiagent.errors import DisplayError, TargetNotFound, WaitTimeout
 from guiagent.geometry import Box, BoxLike, Point, as_box, as_point
+from guiagent.grounding import locate
+from guiagent.grounding.base import Match, Target, TargetLike
 from guiagent.input.actions import (
     Action,
     ActionRecord,
@@ -24,8 +26,6 @@ from guiagent.input.actions import (
     Wait,
     key_action,
 )
-from guiagent.grounding import locate
-from guiagent.grounding.base import Match, Target, TargetLike
 from guiagent.input.backends import MouseButton, ScrollDirection
 from guiagent.screen.capture import Frame, Screen
 from guiagent.screen.display import VirtualDisplay

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guiagent.errors import ExpectationError, GuiAgentError, ImageLoadError, NoDesktopError, TargetNotFound  # noqa: F401 (re-exported)
+from guiagent.errors import ExpectationError, GuiAgentError, ImageLoadError, NoDesktopError, TargetNotFound
 from guiagent.geometry import Box
 from guiagent.grounding.base import Match, Target
 from guiagent.screen.polling import poll_screen

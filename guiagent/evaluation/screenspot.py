@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 
 from guiagent.errors import (
-    AnnotationError,  # noqa: F401 (re-exported)
+    AnnotationError,
     GuiAgentError,
     TargetNotFound,
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from guiagent.errors import (
-    GrounderUnavailable,  # noqa: F401 (re-exported)
+    GrounderUnavailable,
     TargetNotFound,
 )
 from guiagent.grounding.base import Candidate, Grounder, Match, StageRecord, Target

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_che
 import numpy as np
 
 from guiagent.errors import (
-    EmptyTargetError,  # noqa: F401 (re-exported)
+    EmptyTargetError,
     ImageLoadError,
 )
 from guiagent.geometry import Box, Point, Size

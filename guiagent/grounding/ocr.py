@@ -47,7 +47,7 @@ import numpy as np
 
 from guiagent.errors import (
     GuiAgentError,
-    OcrUnavailableError,  # noqa: F401 (re-exported)
+    OcrUnavailableError,
 )
 from guiagent.geometry import Box, Point
 from guiagent.grounding.base import Candidate, GrounderTraits, Match, StageOne, StageRecord, Target

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from guiagent.errors import (
-    TemplateError,  # noqa: F401 (re-exported)
+    TemplateError,
 )
 from guiagent.geometry import Box, Point
 from guiagent.grounding.base import Candidate, GrounderTraits, Match, StageOne, Target

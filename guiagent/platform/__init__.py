@@ -15,6 +15,10 @@ from collections.abc import Callable, Mapping
 from guiagent.errors import PlatformUnsupported
 from guiagent.platform.base import (
     REPEAT_GAP_S,
+    ROLES,
+    Accessibility,
+    AccessibilityTree,
+    AccessibleNode,
     HotkeyListener,
     Platform,
     UnicodeTypist,
@@ -29,7 +33,11 @@ PLATFORM_ENV = "GUIAGENT_PLATFORM"
 __all__ = [
     "PLATFORM_ENV",
     "REPEAT_GAP_S",
+    "ROLES",
     "SESSION_TYPES",
+    "Accessibility",
+    "AccessibilityTree",
+    "AccessibleNode",
     "HotkeyListener",
     "Platform",
     "UnicodeTypist",

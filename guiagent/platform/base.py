@@ -50,6 +50,75 @@ class WindowList(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AccessibleNode:
+    """One node of an application's accessibility tree, as the platform reports it.
+
+    ``role`` is normalised to guiagent's role words (:data:`ROLES`, e.g. ``"button"``,
+    ``"menu item"``, ``"check box"``; an unknown platform role keeps its own name). ``box`` is
+    ``(x, y, width, height)`` in screen coordinates, None when the node has no extents.
+    ``path`` is the child indexes from the application's root; ``parent`` the index of the
+    parent node in the same snapshot's list (None for an application root). ``actions`` are
+    the node's own actions (``"click"``, ``"press"``, ``"toggle"``, ``"activate"``...).
+    """
+
+    role: str
+    name: str
+    box: tuple[int, int, int, int] | None
+    states: frozenset[str]
+    path: tuple[int, ...]
+    parent: int | None
+    app: str = ""
+    window: str = ""
+    actions: tuple[str, ...] = ()
+    description: str = ""
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessibilityTree:
+    """What one read of the accessibility bus gave: nodes in document order, whether a budget
+    cut the read short, and notes for the trace (apps skipped, time taken, errors)."""
+
+    nodes: tuple[AccessibleNode, ...]
+    truncated: bool = False
+    notes: tuple[str, ...] = ()
+    elapsed_s: float = 0.0
+
+
+# Role words shared by the accessibility reader, vision elements and target parsing.
+ROLES = (
+    "button", "toggle button", "check box", "radio button", "menu", "menu item", "menu bar",
+    "link", "tab", "text field", "combo box", "list item", "tree item", "cell", "slider",
+    "spin button", "toolbar", "icon", "label", "heading", "image", "window", "dialog",
+    "scroll bar", "table", "list", "panel", "document", "text",
+)
+
+
+class Accessibility(Protocol):
+    """Reads the desktop's accessibility trees (AT-SPI on Linux; UIA and AX later).
+
+    Every call is bounded: ``snapshot`` stops at ``max_nodes`` or after ``timeout`` seconds
+    (``truncated`` says so) and skips an application that does not answer in time; nothing
+    here may hang on a stuck application or a dead bus.
+    """
+
+    def unavailable_reason(self) -> str | None:
+        """None when the bus can be read; otherwise why not and how to turn it on."""
+        ...
+
+    def snapshot(self, *, window: str | None = None, max_nodes: int = 5000,
+                 timeout: float = 2.0, visible_only: bool = True) -> AccessibilityTree: ...
+
+    def do_action(self, node: AccessibleNode, action: str | None = None,
+                  timeout: float = 2.0) -> bool:
+        """Run the node's own action (its first when ``action`` is None); False when the node
+        is gone or has no such action."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Platform(Protocol):
     """One platform's services. ``name`` is the session type (``x11``, ``wayland``...)."""
 
@@ -61,6 +130,8 @@ class Platform(Protocol):
                         display: str | None) -> HotkeyListener: ...
 
     def windows(self, display: str | None) -> WindowList: ...
+
+    def accessibility(self, display: str | None) -> Accessibility: ...
 
 
 def windows_titled(windows: WindowList, words: str) -> list[WindowInfo]:

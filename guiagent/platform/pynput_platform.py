@@ -8,7 +8,7 @@ from typing import Any
 
 from guiagent import keys as keynames
 from guiagent.errors import PlatformUnsupported
-from guiagent.platform.base import HotkeyListener, UnicodeTypist, WindowList
+from guiagent.platform.base import Accessibility, HotkeyListener, UnicodeTypist, WindowList
 
 
 class _PynputTypist:
@@ -61,4 +61,10 @@ class PynputPlatform:
             f"listing windows is not implemented on {self.name} yet: capture, input, grounding "
             "and `guiagent do` work; drop --window (use --region x,y,w,h) and record/replay "
             "on X11"
+        )
+
+    def accessibility(self, display: str | None) -> Accessibility:
+        raise PlatformUnsupported(
+            f"reading accessibility trees is not implemented on {self.name} yet (UI Automation / "
+            "AX come later): targets are found from the pixels (OCR, templates, a model)"
         )

@@ -41,7 +41,7 @@ import numpy as np
 from guiagent import keys as keynames
 from guiagent.errors import (
     GuiAgentError,
-    RecordingError,  # noqa: F401 (re-exported)
+    RecordingError,
 )
 from guiagent.geometry import Box, Point, Size, crop_window
 from guiagent.platform.x11.windows import WindowInfo, client_window_under_pointer

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from guiagent.errors import DemoError, GuiAgentError, ReplayError, TargetNotFound  # noqa: F401 (re-exported)
+from guiagent.errors import DemoError, GuiAgentError, ReplayError, TargetNotFound
 from guiagent.geometry import Box, Point
 from guiagent.grounding.ecp import EcpSettings
 from guiagent.platform import WindowInfo, WindowList, current_platform

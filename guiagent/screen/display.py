@@ -114,7 +114,7 @@ class VirtualDisplay:
             raise DisplayError("openbox is not installed: `sudo apt-get install openbox xdotool`")
         import tempfile
 
-        self._wm_config = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives with openbox
+        self._wm_config = tempfile.NamedTemporaryFile(
             "w", prefix="guiagent-openbox-", suffix=".xml")
         self._wm_config.write(OPENBOX_CONFIG)
         self._wm_config.flush()

@@ -24,7 +24,7 @@ def main() -> None:
                         help="comma-separated button labels; a press reports {'event': 'button'}")
     parser.add_argument("--font-size", type=int, default=11, help="button font size (points)")
     args = parser.parse_args()
-    out = open(args.report, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives with the app
+    out = open(args.report, "a", encoding="utf-8", buffering=1)
 
     def emit(kind: str, **data: object) -> None:
         out.write(json.dumps({"event": kind, **data}, ensure_ascii=False) + "\n")

@@ -155,6 +155,9 @@ def _inside(point: Point, size: Size, raw: str) -> Point:
     return Point(min(max(point.x, 0.0), size.width - 1.0), min(max(point.y, 0.0), size.height - 1.0))
 
 
+VLM_TRAITS = GrounderTraits(always_refine=True, tiled_fallback=False)
+
+
 @dataclass
 class VlmGrounder:
     """Grounds descriptions ("the gear icon left of Help") with a VLM; ECP-aware.
@@ -171,7 +174,7 @@ class VlmGrounder:
     min_score: float = 0.0
     # ECP: stage 1's point is never trusted as final (the paper's point), and a failed crop is
     # not followed by dozens of tile generations.
-    traits: GrounderTraits = GrounderTraits(always_refine=True, tiled_fallback=False)
+    traits: GrounderTraits = VLM_TRAITS
     _context: threading.local = field(default_factory=threading.local, repr=False)
 
     def supports(self, target: Target) -> bool:

@@ -20,7 +20,7 @@ import math
 from typing import TYPE_CHECKING
 
 from guiagent.errors import (
-    UnsupportedImageSizeError,  # noqa: F401 (re-exported)
+    UnsupportedImageSizeError,
 )
 from guiagent.geometry import Size
 from guiagent.grounding.vlm.base import ResizeRule

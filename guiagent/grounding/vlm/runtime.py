@@ -74,7 +74,7 @@ def check_checkpoint(path: Path) -> dict[str, Any]:
 def _import_torch() -> Any:
     try:
         import torch
-        import transformers  # noqa: F401
+        import transformers
     except ImportError as exc:
         raise ModelLoadError(
             f"local VLM grounding needs torch and transformers ({exc}): pip install 'guiagent[vlm]' "
@@ -192,7 +192,7 @@ class TransformersRuntime:
 
 def _has_flash_attention() -> bool:
     try:
-        import flash_attn  # noqa: F401
+        import flash_attn
     except ImportError:
         return False
     return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from guiagent.errors import PlatformUnsupported
-from guiagent.platform.base import HotkeyListener, UnicodeTypist, WindowList
+from guiagent.platform.base import Accessibility, HotkeyListener, UnicodeTypist, WindowList
 
 _ADVICE = (
     "on a Wayland session guiagent can ground targets in screenshots (`guiagent ground`, "
@@ -29,3 +29,9 @@ class WaylandPlatform:
 
     def windows(self, display: str | None) -> WindowList:
         raise PlatformUnsupported(f"listing windows: {_ADVICE}")
+
+    def accessibility(self, display: str | None) -> Accessibility:
+        # AT-SPI is the same D-Bus protocol under X11 and Wayland.
+        from guiagent.platform.atspi import AtspiAccessibility
+
+        return AtspiAccessibility(display)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from guiagent.platform.base import HotkeyListener, UnicodeTypist, WindowList
+from guiagent.platform.base import Accessibility, HotkeyListener, UnicodeTypist, WindowList
 from guiagent.platform.x11.hotkeys import XRecordHotkeyListener
 from guiagent.platform.x11.typist import X11UnicodeTypist
 from guiagent.platform.x11.windows import X11Windows
@@ -22,3 +22,9 @@ class X11Platform:
 
     def windows(self, display: str | None) -> WindowList:
         return X11Windows(display)
+
+    def accessibility(self, display: str | None) -> Accessibility:
+        # AT-SPI is the same D-Bus protocol under X11 and Wayland.
+        from guiagent.platform.atspi import AtspiAccessibility
+
+        return AtspiAccessibility(display)

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from guiagent.errors import (
-    XRecordUnavailable,  # noqa: F401 (re-exported)
+    XRecordUnavailable,
 )
 
 KEY_EVENTS = (2, 3)  # KeyPress, KeyRelease
