@@ -12,7 +12,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from guiagent.agent.loop import do
 from guiagent.desktop import Desktop, Template, expect
 from guiagent.errors import (
     AbortedError,
@@ -48,17 +47,17 @@ from guiagent.input.actions import (
 )
 from guiagent.screen import Frame, Monitor, Screen, VirtualDisplay
 
+
+def __getattr__(name: str) -> object:
+    # ``guiagent.do`` is the agent layer (the command language and its loop): loaded on first use
+    # so that `import guiagent` for capture, input and grounding does not pay for it.
+    if name == "do":
+        from guiagent.agent.loop import do
+
+        return do
+    raise AttributeError(f"module 'guiagent' has no attribute {name!r}")
+
 __all__ = [
-    "locate_all",
-    "locate",
-    "expect",
-    "do",
-    "WaitTimeout",
-    "Template",
-    "Target",
-    "PlatformUnsupported",
-    "Match",
-    "ExpectationError",
     "AbortedError",
     "Action",
     "ActionRecord",
@@ -70,6 +69,7 @@ __all__ = [
     "Drag",
     "Executor",
     "ExecutorSettings",
+    "ExpectationError",
     "FailSafeError",
     "Frame",
     "GuiAgentError",
@@ -77,20 +77,29 @@ __all__ = [
     "ImageLoadError",
     "InputBackendError",
     "InvalidActionError",
+    "Match",
     "ModelSpace",
     "Monitor",
     "Move",
     "OutOfBoundsError",
+    "PlatformUnsupported",
     "Point",
     "PressKey",
     "Screen",
     "Scroll",
     "Size",
+    "Target",
     "TargetNotFound",
+    "Template",
     "Transform",
     "TypeText",
     "VirtualDisplay",
     "Wait",
+    "WaitTimeout",
     "__version__",
     "crop_window",
+    "do",
+    "expect",
+    "locate",
+    "locate_all",
 ]

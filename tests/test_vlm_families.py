@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guiagent.errors import ModelLoadError, ModelOutputError
 from guiagent.geometry import Box, Point, Size
-from guiagent.grounding.vlm.base import ModelFamily, ModelLoadError, ModelOutputError, ResizeRule
+from guiagent.grounding.vlm.base import ModelFamily, ResizeRule
 from guiagent.grounding.vlm.families import family_for_checkpoint, family_names, get_family
 from guiagent.grounding.vlm.parsing import json_values, numbers
 from guiagent.grounding.vlm.resize import resized_input

@@ -24,12 +24,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from guiagent.errors import ModelLoadError, ModelOutputError
 from guiagent.geometry import Point, Size
 from guiagent.grounding import Target, locate
 from guiagent.grounding.ecp import EcpSettings, ecp_locate
 from guiagent.grounding.vlm import ModelHandle, VlmGrounder, VlmSettings, load_model
 from guiagent.grounding.vlm.ask import ask_screen
-from guiagent.grounding.vlm.base import Generation, ModelLoadError, ModelOutputError
+from guiagent.grounding.vlm.base import Generation
 from guiagent.grounding.vlm.families import get_family
 from guiagent.grounding.vlm.runtime import TransformersRuntime
 from guiagent.grounding.vlm.synthetic import ForcedText, build_checkpoint

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from guiagent.grounding.vlm.base import Generation, ModelServerError, VlmRuntime
+from guiagent.errors import ModelServerError
+from guiagent.grounding.vlm.base import Generation, VlmRuntime
 from guiagent.grounding.vlm.http import OpenAICompatibleRuntime, ServerSettings, _retry_after
 
 MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"

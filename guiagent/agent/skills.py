@@ -291,11 +291,13 @@ def read_skill_file(path: Path) -> Skill:
 
 def skill_paths(extra: Sequence[str | os.PathLike[str]] = ()) -> list[Path]:
     """Where skills are looked up, first match wins: ``extra``, ``$GUIAGENT_SKILLS`` (os.pathsep
-    separated), ``./skills``, and the ``skills/`` folder next to the guiagent package."""
+    separated), ``./skills``, the ``skills/`` folder of a source checkout, and the skills shipped
+    inside the package (``guiagent/skill_library``, put there when the wheel is built)."""
     paths = [Path(p) for p in extra]
     env = os.environ.get("GUIAGENT_SKILLS", "")
     paths += [Path(p) for p in env.split(os.pathsep) if p]
-    paths += [Path.cwd() / "skills", Path(__file__).resolve().parent.parent / "skills"]
+    package = Path(__file__).resolve().parents[1]
+    paths += [Path.cwd() / "skills", package.parent / "skills", package / "skill_library"]
     seen: list[Path] = []
     for path in paths:
         if path not in seen:

@@ -6,7 +6,7 @@ import os
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from guiagent.desktop.expect import Expectation
 from guiagent.errors import DisplayError, TargetNotFound, WaitTimeout
@@ -80,14 +80,14 @@ class Desktop:
         where to click."""
         return locate(self.capture(), target, **options)
 
-    def exists(self, target: DesktopTarget, **options: Any) -> bool:
+    def exists(self, target: TargetLike, **options: Any) -> bool:
         try:
             self.find(target, **options)
         except TargetNotFound:
             return False
         return True
 
-    def wait_for(self, target: DesktopTarget, *, timeout: float = 10.0, gone: bool = False,
+    def wait_for(self, target: TargetLike, *, timeout: float = 10.0, gone: bool = False,
                  interval: float = 0.1, **options: Any) -> Match | None:
         """Poll the screen until ``target`` is visible (returns its Match) or, with ``gone``,
         until it is not (returns None). Grounding runs again only when the screen changed.
@@ -134,7 +134,7 @@ class Desktop:
             isinstance(v, (int, float)) for v in target
         ):
             return as_point(target)
-        match = self.find(target)
+        match = self.find(cast(TargetLike, target))  # what is left is for locate() to read
         return match.screen_point or self.capture().to_screen(match.point)
 
     # -- acting --------------------------------------------------------------------------

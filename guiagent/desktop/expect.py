@@ -398,7 +398,8 @@ def read_text(frame: Frame, box: Box) -> str:
 
     grounder = get_grounder("ocr")
     if not isinstance(grounder, OcrGrounder):
-        raise GuiAgentError("to_have_text needs the OCR grounder; pip install 'guiagent[ocr]'")
+        raise GuiAgentError("to_have_text needs the OCR grounder: repair RapidOCR with "
+                            "`pip install --force-reinstall rapidocr-onnxruntime onnxruntime`")
     pad = 4  # OCR reads glyphs touching the box's edge badly
     left, top = max(0, int(box.left) - pad), max(0, int(box.top) - pad)
     right = min(frame.width, int(box.right + 0.999) + pad)

@@ -62,8 +62,9 @@ def _ocr() -> Grounder:
         from guiagent.grounding.ocr import OcrGrounder
     except ImportError as exc:
         raise GrounderUnavailable(
-            f"text grounding needs an OCR engine ({exc}): pip install 'guiagent[ocr]' "
-            "(RapidOCR) or apt-get install tesseract-ocr"
+            f"text grounding needs an OCR engine ({exc}): repair RapidOCR with "
+            "`pip install --force-reinstall rapidocr-onnxruntime onnxruntime` or apt-get install "
+            "tesseract-ocr"
         ) from exc
     return OcrGrounder()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-import cv2
+import numpy as np
 
 from guiagent.geometry import Box, Point, Size, crop_to_frame, crop_window, fit_within
 from guiagent.grounding.base import (
@@ -78,7 +78,7 @@ def stage_one(frame: Frame, target: Target, grounder: Grounder,
         size = fit_within(frame.size, max_side=settings.coarse_max_side)
         zoom = size.width / frame.width
         small = frame if zoom == 1.0 else Frame(
-            cv2.resize(frame.bgr(), (size.width, size.height), interpolation=cv2.INTER_AREA)
+            _shrink(frame.bgr(), size)
         )
         unzoom = crop_to_frame(Box(0, 0, frame.width, frame.height), size)
         candidates = [
@@ -263,3 +263,9 @@ def single_stage(frame: Frame, target: Target, grounder: Grounder, *, limit: int
 def _finish(match: Match, stages: list[StageRecord], started: float) -> Match:
     return replace(match, grounder=match.grounder, stages=tuple(stages),
                    elapsed_ms=_elapsed_ms(started))
+
+
+def _shrink(pixels: np.ndarray, size: Size) -> np.ndarray:
+    import cv2  # imported on first use: `import guiagent` should not pay for OpenCV
+
+    return cv2.resize(pixels, (size.width, size.height), interpolation=cv2.INTER_AREA)

@@ -21,8 +21,8 @@ How a 4K frame is read cheaply (see benchmarks/RESULTS.md, "OCR engine choice"):
    and a text search), and the last frames searched, so that a crop of one (an ECP stage-2
    crop or tile) reuses the frame's reading instead of reading its pixels again.
 
-Engines sit behind the small :class:`OcrEngine` interface: ``"rapidocr"`` (default, needs
-``pip install 'guiagent[ocr]'``) and ``"tesseract"`` (the system ``tesseract`` binary, run
+Engines sit behind the small :class:`OcrEngine` interface: ``"rapidocr"`` (default, installed with
+guiagent) and ``"tesseract"`` (the system ``tesseract`` binary, run
 as a subprocess). Both are imported/started lazily; models load once per process.
 """
 
@@ -175,12 +175,14 @@ class MorphDetector:
 def _rapidocr_package() -> tuple[Path, dict[str, Any]]:
     """Where rapidocr-onnxruntime is installed and its default config (model paths)."""
     try:
+        import onnxruntime  # noqa: F401 (RapidOCR's runtime; checked here for a clear message)
         import rapidocr_onnxruntime
         import yaml
     except ImportError as exc:
         raise OcrUnavailableError(
-            "OCR needs RapidOCR: `pip install 'guiagent[ocr]'` (or `pip install "
-            f"rapidocr-onnxruntime`), or use engine='tesseract' ({exc})"
+            f"OCR (part of every guiagent install) is broken here: {exc}; repair it with "
+            "`pip install --force-reinstall rapidocr-onnxruntime onnxruntime`, or use "
+            "engine='tesseract' (apt-get install tesseract-ocr)"
         ) from exc
     root = Path(rapidocr_onnxruntime.__file__).resolve().parent
     with open(root / "config.yaml", "rb") as fh:
@@ -195,9 +197,9 @@ def _load_recognizer(threads: int, spin: bool) -> tuple[Any, str, list[str]]:
     Our own session (not RapidOCR's) so thread spinning can be turned off: on a 2-core
     machine shared with the app being driven, spinning threads slow inference down a lot.
     """
+    root, config = _rapidocr_package()  # first: a clear error when RapidOCR is missing
     import onnxruntime as ort
 
-    root, config = _rapidocr_package()
     model = root / config["Rec"]["model_path"]
     if not model.is_file():
         raise OcrUnavailableError(f"RapidOCR's recognition model is missing: looked at {model}")

@@ -6,8 +6,9 @@ the whole frame captured just *before* the press, template crops of several size
 point, the text under the point (OCR, done on the recorder's main thread, never the listener's)
 and the point's offset in its window (title and geometry of the X client window under it).
 
-Input is read with our own XRecord client (:mod:`guiagent.platform.x11.xrecord`, shared with the abort hotkey; pynput's
-listener is the same XRecord client, but its ``stop()`` blocks forever once an event was seen).
+Input is read with our own XRecord client (:mod:`guiagent.platform.x11.xrecord`, shared with
+the abort hotkey; pynput's listener is the same XRecord client, but its ``stop()`` blocks forever
+once an event was seen).
 Working from the raw X events avoids pynput's quirks at the source: a shifted key is read once,
 from its press, with the shift level the keyboard map gives it (pynput reports ``B`` on press and
 ``b`` on release); notches of one wheel turn arrive as separate button 4/5 presses and are merged

@@ -114,7 +114,8 @@ class VirtualDisplay:
             raise DisplayError("openbox is not installed: `sudo apt-get install openbox xdotool`")
         import tempfile
 
-        self._wm_config = tempfile.NamedTemporaryFile(
+        # Kept open (and so on disk) while openbox runs; closed, and deleted, by stop().
+        self._wm_config = tempfile.NamedTemporaryFile(  # noqa: SIM115
             "w", prefix="guiagent-openbox-", suffix=".xml")
         self._wm_config.write(OPENBOX_CONFIG)
         self._wm_config.flush()

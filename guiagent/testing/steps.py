@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from guiagent.desktop.core import Desktop, Target
+from guiagent.desktop.core import Desktop, DesktopTarget
 from guiagent.desktop.expect import ExpectationError, resolve_target
 from guiagent.errors import CaptureError, GuiAgentError, TargetNotFound
 from guiagent.geometry import Box, BoxLike, as_box
-from guiagent.grounding.base import Match
+from guiagent.grounding.base import Match, TargetLike
 from guiagent.input.actions import Action, ActionRecord, Click, Drag, Move, Scroll, describe
 from guiagent.screen.annotate import GREEN, RED, Mark, annotate
 from guiagent.screen.capture import Frame
@@ -141,7 +141,7 @@ class RecordedDesktop(Desktop):
         self.last_frame = frame
         return frame
 
-    def find(self, target: Target, **options: Any) -> Match:
+    def find(self, target: TargetLike, **options: Any) -> Match:
         from guiagent.grounding import locate
 
         parsed, threshold = resolve_target(target, self.base_dir)
@@ -156,7 +156,7 @@ class RecordedDesktop(Desktop):
         self._last_find = (frame, match, parsed.describe())
         return match
 
-    def _resolve(self, target: Target) -> Any:
+    def _resolve(self, target: DesktopTarget) -> Any:
         # Remember what an action's target was found as, for its step in the report.
         self._last_find = None
         point = super()._resolve(target)
@@ -166,12 +166,12 @@ class RecordedDesktop(Desktop):
             self._found = (None, target, repr(target.text) if target.text else "a match")
         return point
 
-    def wait_for(self, target: Target, *, timeout: float = 10.0, gone: bool = False,
-                 **options: Any) -> Match | None:
+    def wait_for(self, target: TargetLike, *, timeout: float = 10.0, gone: bool = False,
+                 interval: float = 0.1, **options: Any) -> Match | None:
         parsed, threshold = resolve_target(target, self.base_dir)
         if threshold is not None:
             options.setdefault("min_score", threshold)
-        return super().wait_for(parsed, timeout=timeout, gone=gone, **options)
+        return super().wait_for(parsed, timeout=timeout, gone=gone, interval=interval, **options)
 
     def save_template(self, what: Any, path: str | os.PathLike[str], *, pad: int = 0) -> Path:
         """Save the screen pixels of ``what`` as a template image and return its path.

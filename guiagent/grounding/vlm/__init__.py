@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from guiagent.errors import ModelLoadError, ModelOutputError, ModelServerError
 from guiagent.grounding.vlm.base import (
     Generation,
     ModelAnswer,
     ModelFamily,
-    ModelLoadError,
-    ModelOutputError,
-    ModelServerError,
     ResizeRule,
     VlmRuntime,
 )

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from guiagent.errors import ModelOutputError
 from guiagent.geometry import Box, Point, Size, crop_window
 from guiagent.grounding.base import StageRecord
-from guiagent.grounding.vlm.base import ModelOutputError
 from guiagent.grounding.vlm.grounder import VlmGrounder, _effective_rule, ask_model
 from guiagent.grounding.vlm.resize import resize_for_model
 from guiagent.screen.capture import Frame

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from guiagent.errors import GuiAgentError, ModelLoadError, ModelOutputError, ModelServerError
 from guiagent.geometry import Box, ModelSpace, Point, Size
 
 if TYPE_CHECKING:

@@ -18,13 +18,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from guiagent.errors import ModelOutputError
 from guiagent.geometry import Box, Point, Size
 from guiagent.grounding.base import Candidate, GrounderTraits, Match, StageOne, Target
 from guiagent.grounding.vlm.base import (
     Generation,
     ModelAnswer,
     ModelFamily,
-    ModelOutputError,
     ResizeRule,
     VlmRuntime,
 )

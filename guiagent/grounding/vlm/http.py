@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from guiagent.grounding.vlm.base import Generation, Message, ModelServerError
+from guiagent.errors import ModelServerError
+from guiagent.grounding.vlm.base import Generation, Message
 
 if TYPE_CHECKING:
     from PIL import Image

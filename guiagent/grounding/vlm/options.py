@@ -31,7 +31,7 @@ def apply_vlm_arguments(args: argparse.Namespace) -> bool:
     url = getattr(args, "vlm_url", None)
     if model is None and url is None:
         if getattr(args, "vlm_model", None) or getattr(args, "coarse_model", None):
-            from guiagent.grounding.vlm.base import ModelLoadError
+            from guiagent.errors import ModelLoadError
 
             raise ModelLoadError("--vlm-model and --coarse-model need a main model: add --model DIR "
                                  "or --vlm-url URL")

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from guiagent.errors import ModelOutputError
 from guiagent.geometry import Box, ModelCoordinates, Point
-from guiagent.grounding.vlm.base import ModelAnswer, ModelOutputError
+from guiagent.grounding.vlm.base import ModelAnswer
 
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER_RE = re.compile(NUMBER)

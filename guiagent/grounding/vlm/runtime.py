@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from guiagent.errors import ModelLoadError
 from guiagent.geometry import Size
-from guiagent.grounding.vlm.base import Generation, Message, ModelLoadError
+from guiagent.grounding.vlm.base import Generation, Message
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -74,7 +75,7 @@ def check_checkpoint(path: Path) -> dict[str, Any]:
 def _import_torch() -> Any:
     try:
         import torch
-        import transformers
+        import transformers  # noqa: F401 (checked here so the error names both)
     except ImportError as exc:
         raise ModelLoadError(
             f"local VLM grounding needs torch and transformers ({exc}): pip install 'guiagent[vlm]' "
@@ -192,7 +193,7 @@ class TransformersRuntime:
 
 def _has_flash_attention() -> bool:
     try:
-        import flash_attn
+        import flash_attn  # noqa: F401 (only whether it is installed matters)
     except ImportError:
         return False
     return True

@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from guiagent.grounding.vlm.base import ModelFamily, ModelLoadError
+from guiagent.errors import ModelLoadError
+from guiagent.grounding.vlm.base import ModelFamily
 from guiagent.grounding.vlm.families.gta1 import Gta1Family
 from guiagent.grounding.vlm.families.qwen2vl import OS_ATLAS_RESIZE, Qwen2VLFamily
 from guiagent.grounding.vlm.families.qwen3vl import Qwen3VLFamily

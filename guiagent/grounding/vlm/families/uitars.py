@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from guiagent.errors import ModelOutputError
 from guiagent.geometry import ModelCoordinates, Size
 from guiagent.grounding.vlm import parsing
-from guiagent.grounding.vlm.base import Message, ModelAnswer, ModelOutputError, ResizeRule
+from guiagent.grounding.vlm.base import Message, ModelAnswer, ResizeRule
 from guiagent.grounding.vlm.families import _common
 
 # Actions that do not point at anything: a grounding answer that picks one of them is a refusal.
