@@ -13,6 +13,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from guiagent.desktop import Desktop, Template, expect
+from guiagent.elements.locate import locate, locate_all
 from guiagent.errors import (
     AbortedError,
     CaptureError,
@@ -29,7 +30,6 @@ from guiagent.errors import (
     WaitTimeout,
 )
 from guiagent.geometry import Box, ModelSpace, Point, Size, Transform, crop_window
-from guiagent.grounding import locate, locate_all
 from guiagent.grounding.base import Match, Target
 from guiagent.input.actions import (
     Action,

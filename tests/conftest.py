@@ -19,6 +19,30 @@ from guiagent import VirtualDisplay
 APPS = Path(__file__).parent / "apps"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_app_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Applications the tests start keep their data and settings in this test session, not in
+    the machine's home and dconf: a Mousepad killed in another run leaves its session in its
+    GSettings state, and the next Mousepad opens a "restore the previous session?" dialog over
+    everything."""
+    import os
+
+    names = ("XDG_DATA_HOME", "XDG_STATE_HOME", "GSETTINGS_BACKEND")
+    saved = {name: os.environ.get(name) for name in names}
+    base = tmp_path_factory.mktemp("app-data")
+    os.environ["XDG_DATA_HOME"] = str(base / "data")
+    os.environ["XDG_STATE_HOME"] = str(base / "state")
+    os.environ["GSETTINGS_BACKEND"] = "memory"  # every app starts from default settings
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def vdisplay(virtual_display: VirtualDisplay) -> VirtualDisplay:
     """The session's 4K virtual display from the guiagent pytest plugin (one per xdist worker;

@@ -309,7 +309,7 @@ def test_engines_are_chosen_by_name_and_built_lazily() -> None:
 
 def test_missing_rapidocr_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
-    with pytest.raises(OcrUnavailableError, match=r"pip install 'guiagent\[ocr\]'"):
+    with pytest.raises(OcrUnavailableError, match=r"pip install --force-reinstall rapidocr-onnxruntime"):
         _rapidocr_package()
 
 

@@ -36,7 +36,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "report = guiagent.do(desktop,": ("run", "types into the Tk window's Name field"),
     "def test_save_as(desktop):": ("imports", "a test for mousepad's Save As; defined, not run"),
     "def pytest_configure(config):": ("run", "configures a model only when GUIAGENT_VLM_URL is set"),
+    "desktop.launch(\"galculator\")": ("run", "starts its own display with accessibility"),
     'record("demos/my-task", RecorderSettings(redact=True))': ("imports", "records a person"),
+    "with VirtualWaylandDisplay((3840, 2160), user=": (
+        "imports", "needs a non-root user account for sway; tests/test_wayland.py runs this flow"),
 }
 
 
@@ -153,6 +156,17 @@ def test_command_example_types_into_the_named_field(readme_app: Path, desktop: D
     assert any(e["event"] == "focus" and e["source"] == "label" for e in events)
     assert [e["value"] for e in events if e["event"] == "text"][-1] == "héllo"
     assert (tmp_path / "trace" / "trace.json").exists()
+
+
+@pytest.mark.display
+def test_elements_example_computes_with_whole_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    if shutil.which("galculator") is None:
+        pytest.skip("galculator is not installed (bash .ci/install installs it)")
+    _run('desktop.launch("galculator")', {})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and all(line.startswith("[e") for line in lines), lines
 
 
 def test_virtual_display_example() -> None:

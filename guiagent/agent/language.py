@@ -33,8 +33,8 @@ Direction = Literal["up", "down", "left", "right"]
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 _OPEN_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}
-_VERBS = ("click, double-click, right-click, middle-click, type, press, scroll, drag, move to, "
-          "hover, wait, open, run skill")
+_VERBS = ("click, double-click, right-click, middle-click, select, choose, toggle, check, uncheck, "
+          "go to, type, press, scroll, drag, move to, hover, wait, open, run skill")
 MAX_WAIT_S = 3600.0
 MAX_REPEAT = 100
 
@@ -479,7 +479,7 @@ _SEPARATOR = re.compile(r"[;\n]|,|\.(?=\s)|\b(?:and|then)\b", re.IGNORECASE)
 _VERB_START = re.compile(
     r"^\s*(?:please\s+)?(?:(?:left|right|middle)[- ]?)?(?:(?:double|triple)[- ]?)?click\b|"
     r"^\s*(?:please\s+)?(?:tap|type|write|press|hit|hotkey|scroll|drag|move|hover|point|wait|open|"
-    r"launch|start|run)\b",
+    r"launch|start|run|select|choose|pick|toggle|check|uncheck|tick|untick|activate|follow|go\s+to)\b",
     re.IGNORECASE,
 )
 
@@ -628,6 +628,10 @@ def _parse_clause(text: str) -> Step:
     if verb in ("type", "write"):
         return _parse_type(clause)
 
+    choice = _parse_choice(clause, verb)
+    if choice is not None:
+        return choice
+
     m = clause.match(r"(?:press|hit|hotkey|push)\s+(?:the\s+)?(?P<keys>.+?)(?:\s+keys?)?" + _TIMES)
     if m is not None:
         return PressStep(_keys(str(m["keys"])), _count(m))
@@ -680,6 +684,40 @@ def _parse_clause(text: str) -> Step:
 
     shown = verb or text.strip()
     raise CommandError(f"no action {shown!r}: start each step with one of {_VERBS}")
+
+
+# Verbs that mean "click it" for the thing they name: select "B2", choose "notes.txt" from the
+# menu, toggle the "Show grid" checkbox, check "Remember me", go to the Settings tab, press the
+# OK button (a press of a named control, not a key), follow the link ...
+_CHOICE_VERBS = ("select", "choose", "pick", "toggle", "check", "uncheck", "tick", "untick",
+                 "activate", "follow", "go")
+_FROM_CONTAINER = re.compile(
+    r"\s+(?:from|in|on|of)\s+(?:the\s+)?(?:[\w.-]+\s+)?(?:menu|submenu|list|drop-?down|context menu|"
+    r"toolbar|menu bar)$", re.IGNORECASE)
+_PRESSABLE = re.compile(r"\S\s+(?:button|link|tab|icon|checkbox|check box|menu item)$", re.IGNORECASE)
+
+
+def _parse_choice(clause: _Clause, verb: str) -> ClickStep | None:
+    """A click phrased as choosing, toggling or going somewhere; None for other verbs."""
+    if verb == "press":
+        m = clause.match(r"press\s+(?P<target>.+)")
+        what = str(m["target"]) if m else ""
+        if not _PRESSABLE.search(_mask(what)):
+            return None  # press enter, press "+", press tab: keys
+        return ClickStep(_target(what))
+    if verb not in _CHOICE_VERBS:
+        return None
+    m = clause.match(r"(?:go\s+to|follow|\w+)(?:\s+(?:on|at))?\s+(?P<target>.+)")
+    if verb == "go" and not re.match(r"(?i)go\s+to\b", clause.masked):
+        return None
+    if m is None:
+        raise CommandError(f"{verb} what? say e.g. {verb} \"Show grid\"")
+    what = str(m["target"])
+    masked = _mask(what)
+    container = _FROM_CONTAINER.search(masked)
+    if container is not None:  # choose "notes.txt" from the menu: the item is the target
+        what = what[:container.start()]
+    return ClickStep(_target(what))
 
 
 def _parse_type(clause: _Clause) -> TypeStep:
@@ -745,14 +783,28 @@ def _parse_open(clause: _Clause, verb: str) -> Step:
     what = str(m["what"]).strip() if m and m["what"] else ""
     if not what:
         raise CommandError(f"{verb} what? say {verb} PROGRAM, e.g. {verb} mousepad")
-    menu = _Clause(what).match(r"(?:the\s+)?(?P<name>.+?)\s+(?:menu|submenu|tab)")
+    menu = _Clause(what).match(r"(?:the\s+)?(?P<name>.+?)\s+(?:menu|submenu|tab|link|dialog)")
     if verb == "open" and menu is not None:
         return ClickStep(_target(what, allow_choice=False))  # "open the File menu" clicks "File"
+    link = _Clause(what).match(r"(?:the\s+)?(?P<role>link|tab|menu)\s+(?P<name>\S.*)")
+    if verb == "open" and link is not None:  # open the link <its text>: that text, as a link
+        return ClickStep(_target(f"{_quote(str(link['name']))} {str(link['role']).lower()}",
+                                 allow_choice=False))
     program = _unquote(what)
     if program is None and re.match(r"(?i)(the|a|an|my)\s", what):
         raise CommandError(f"{what!r} is not a program name: to launch a program say {verb} NAME "
                            "(e.g. open mousepad); to open a menu say open the NAME menu or click \"NAME\"")
     return OpenStep(what if program is None else shlex.quote(program))
+
+
+def _quote(text: str) -> str:
+    """``text`` in the first kind of quotes it does not contain (already quoted: as it is)."""
+    if _unquote(text) is not None:
+        return text
+    for left, right in _OPEN_QUOTES.items():
+        if left not in text and right not in text:
+            return f"{left}{text}{right}"
+    raise CommandError(f"cannot quote {text!r}: it holds every kind of quote")
 
 
 def _skill_params(text: str) -> tuple[tuple[str, str], ...]:

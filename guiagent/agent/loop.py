@@ -51,6 +51,8 @@ from guiagent.agent.language import (
     step_targets,
 )
 from guiagent.agent.skills import Skill, load_skill
+from guiagent.elements.locate import locate, locate_all
+from guiagent.elements.query import parse_query
 from guiagent.errors import (
     AbortedError,
     AmbiguousTarget,
@@ -336,7 +338,10 @@ class Agent:
 
         for step, _origin in steps:
             for ref in step_targets(step):
-                choose_grounder(Target.parse(ref.spec), self.options.grounder)
+                target = Target.parse(ref.spec)
+                if self.options.grounder == "auto" and parse_query(ref.spec) is not None:
+                    continue  # UI elements may name it (accessibility, vision elements)
+                choose_grounder(target, self.options.grounder)
             if isinstance(step, OpenStep) and _which(step.argv[0]) is None:
                 raise DisplayError(f"{step.describe()}: program {step.argv[0]!r} is not installed "
                                    "(not on PATH): install it or give its full path; nothing was done")
@@ -470,15 +475,14 @@ class Agent:
             return self._locate(state, frame, refs)
 
     def _locate(self, state: _StepState, frame: Frame, refs: Sequence[TargetRef]) -> tuple[Match, ...]:
-        from guiagent.grounding import locate_all
-
         state.frame = frame
         picked: list[Match] = []
         started = time.perf_counter()
         try:
             for ref in refs:
                 try:
-                    matches = locate_all(frame, ref.spec, grounder=self.options.grounder, limit=5)
+                    matches = locate_all(frame, ref.spec, grounder=self.options.grounder, limit=5,
+                                         accessibility=self.desktop.accessibility)
                 except TargetNotFound as exc:
                     state.failed_matches = list(getattr(exc, "matches", []))
                     raise
@@ -558,8 +562,6 @@ class Agent:
                 state.ground_ms += spent
 
     def _wait_for(self, state: _StepState, step: WaitForStep) -> str:
-        from guiagent.grounding import locate
-
         timeout = step.timeout if step.timeout is not None else self.options.timeout
         wanted = "disappear" if step.gone else "appear"
 
@@ -567,7 +569,8 @@ class Agent:
             state.frame = frame
             started = time.perf_counter()
             try:
-                match = locate(frame, step.target.spec, grounder=self.options.grounder)
+                match = locate(frame, step.target.spec, grounder=self.options.grounder,
+                               accessibility=self.desktop.accessibility)
             except TargetNotFound:
                 match = None
             finally:

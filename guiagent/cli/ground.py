@@ -56,7 +56,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_ground(args: argparse.Namespace) -> int:
-    from guiagent.grounding import locate_all
+    from guiagent.elements.locate import locate_all
     from guiagent.grounding.vlm.options import apply_vlm_arguments
 
     apply_vlm_arguments(args)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from guiagent import __version__
-from guiagent.cli import do, ground, record
+from guiagent.cli import do, ground, inspect, mcp, record
 from guiagent.cli.args import region_argument as _region
 from guiagent.errors import GuiAgentError
 
@@ -121,8 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_demo)
 
     ground.add_commands(sub, common)
+    inspect.add_commands(sub, common)
     record.add_commands(sub, common, acting)
     do.add_commands(sub, common, acting)
+    mcp.add_commands(sub, common, acting)
     return parser
 
 

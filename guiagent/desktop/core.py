@@ -9,9 +9,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias, cast
 
 from guiagent.desktop.expect import Expectation
-from guiagent.errors import DisplayError, TargetNotFound, WaitTimeout
+from guiagent.elements import Snapshot
+from guiagent.elements.locate import locate as locate_element
+from guiagent.elements.locate import locate_all as locate_all_elements
+from guiagent.elements.snapshot import take_snapshot
+from guiagent.errors import DisplayError, PlatformUnsupported, TargetNotFound, WaitTimeout
 from guiagent.geometry import Box, BoxLike, Point, as_box, as_point
-from guiagent.grounding import locate
 from guiagent.grounding.base import Match, Target, TargetLike
 from guiagent.input.actions import (
     Action,
@@ -27,6 +30,7 @@ from guiagent.input.actions import (
     key_action,
 )
 from guiagent.input.backends import MouseButton, ScrollDirection
+from guiagent.platform import Accessibility, current_platform
 from guiagent.screen.capture import Frame, Screen
 from guiagent.screen.display import VirtualDisplay
 from guiagent.screen.polling import poll_screen, wait_until_still
@@ -44,7 +48,9 @@ class Desktop:
     :class:`~guiagent.screen.display.VirtualDisplay`. Every other keyword is an
     :class:`~guiagent.input.actions.ExecutorSettings` field (``backend``, ``dry_run``, ``pause``,
     ``failsafe``, ``abort_hotkey``, ``allowed_region``...). ``monitor`` picks what
-    :meth:`capture` grabs by default (0 = all monitors).
+    :meth:`capture` grabs by default (0 = all monitors). ``accessibility`` (default on) lets
+    targets resolve to the applications' own UI elements when the accessibility bus is
+    reachable; without it, elements come from the pixels.
     """
 
     def __init__(
@@ -54,11 +60,17 @@ class Desktop:
         monitor: int = 0,
         scale: float | None = None,
         allowed_region: BoxLike | None = None,
+        accessibility: bool = True,
         **settings: Any,
     ) -> None:
+        # Programs started here get the virtual display's environment (its accessibility bus).
+        self._display_env: dict[str, str] = {}
         if isinstance(display, VirtualDisplay):
+            self._display_env = {k: v for k, v in display.env.items() if os.environ.get(k) != v}
             display = display.name
         self.display_name: str | None = display or os.environ.get("DISPLAY")
+        self._use_accessibility = accessibility
+        self._accessibility: Accessibility | None = None
         self.monitor = monitor
         self.screen = Screen(self.display_name, scale=scale)
         region = as_box(allowed_region) if allowed_region is not None else None
@@ -75,10 +87,37 @@ class Desktop:
         return self.screen.capture(monitor=self.monitor if monitor is None else monitor,
                                    region=region)
 
+    @property
+    def accessibility(self) -> Accessibility | None:
+        """The platform's accessibility reader for this display (None when turned off or the
+        platform has none); whether the bus answers is checked on each use."""
+        if self._use_accessibility and self._accessibility is None:
+            try:
+                self._accessibility = current_platform(self._environ()).accessibility(
+                    self.display_name)
+            except PlatformUnsupported:
+                self._use_accessibility = False
+        return self._accessibility
+
+    def _environ(self) -> dict[str, str]:
+        return {**os.environ, **self._display_env}
+
     def find(self, target: TargetLike, **options: Any) -> Match:
-        """Locate ``target`` on a fresh capture; raises TargetNotFound. Match.screen_point is
-        where to click."""
-        return locate(self.capture(), target, **options)
+        """Locate ``target`` on a fresh capture: the application's own element when one fits
+        (accessibility tree, then vision elements), else ECP grounding of the pixels. Raises
+        TargetNotFound; ``Match.screen_point`` is where to click."""
+        return locate_element(self.capture(), target, accessibility=self.accessibility, **options)
+
+    def find_all(self, target: TargetLike, *, limit: int = 5, **options: Any) -> list[Match]:
+        """Every match for ``target`` on a fresh capture, best first (see :meth:`find`)."""
+        return locate_all_elements(self.capture(), target, accessibility=self.accessibility,
+                                   limit=limit, **options)
+
+    def snapshot(self, *, window: str | None = None, interactive_only: bool = False,
+                 budget: int = 2000) -> Snapshot:
+        """Every UI element on the screen now (accessibility tree + vision elements), each with
+        a ref (``e12``) valid until the next snapshot; see :mod:`guiagent.elements`."""
+        return take_snapshot(self, window=window, interactive_only=interactive_only, budget=budget)
 
     def exists(self, target: TargetLike, **options: Any) -> bool:
         try:
@@ -99,7 +138,7 @@ class Desktop:
         def look(frame: Frame) -> tuple[Match | None] | None:
             nonlocal best
             try:
-                match = locate(frame, parsed, **options)
+                match = locate_element(frame, parsed, accessibility=self.accessibility, **options)
             except TargetNotFound as exc:
                 if exc.best_score is not None:
                     best = exc.best_score if best is None else max(best, exc.best_score)
@@ -200,7 +239,8 @@ class Desktop:
         argv = shlex.split(command) if isinstance(command, str) else list(command)
         if not argv:
             raise DisplayError("launch() needs a command, e.g. desktop.launch('xterm')")
-        process = start_program(argv, display=self.display_name, env=env, cwd=cwd)
+        process = start_program(argv, display=self.display_name, env={**self._display_env, **(env or {})},
+                                cwd=cwd)
         self._launched.append(process)
         return process
 
@@ -219,6 +259,8 @@ class Desktop:
     # -- lifetime ------------------------------------------------------------------------
     def close(self) -> None:
         self.end_launched()
+        if self._accessibility is not None:
+            self._accessibility.close()
         self.executor.close()
         self.screen.close()
 

@@ -61,7 +61,8 @@ class Element:
     def describe(self) -> str:
         """``[e12] button "Save" (x,y,w,h)``: the one-line form of inspect and the MCP server."""
         b = self.box
-        states = f" [{', '.join(sorted(self.states))}]" if self.states else ""
+        shown = sorted(self.states & NOTABLE_STATES)
+        states = f" [{', '.join(shown)}]" if shown else ""
         return (f"[{self.ref}] {self.role} {json.dumps(self.name, ensure_ascii=False)}{states} "
                 f"({b.left:.0f},{b.top:.0f},{b.width:.0f},{b.height:.0f})")
 
@@ -75,6 +76,10 @@ class Element:
             "description": self.description, "value": self.value, "score": round(self.score, 3),
         }
 
+
+# States worth a person's attention in a one-line listing (visible, showing... go without saying).
+NOTABLE_STATES = frozenset({"focused", "checked", "selected", "disabled", "expanded", "collapsed",
+                            "editable", "pressed", "indeterminate", "required", "invalid", "modal"})
 
 INTERACTIVE_ROLES = frozenset({
     "button", "toggle button", "check box", "radio button", "menu", "menu item", "link", "tab",

@@ -22,7 +22,7 @@ from guiagent.errors import (
 from guiagent.geometry import Box, Point, PointLike, as_point
 from guiagent.input.backends import BACKENDS, InputBackend, MouseButton, ScrollDirection, create_backend
 from guiagent.keys import canonical_key, parse_keys
-from guiagent.platform import HotkeyListener, current_platform
+from guiagent.platform import HotkeyListener, platform_for
 
 _BUTTONS = ("left", "right", "middle")
 _DIRECTIONS = ("up", "down", "left", "right")
@@ -214,8 +214,8 @@ class Executor:
     # -- abort -------------------------------------------------------------------------
     def _start_abort_listener(self, combo: str) -> None:
         try:
-            listener = current_platform().hotkey_listener(parse_keys(combo), self.abort,
-                                                           self._display)
+            listener = platform_for(self._display).hotkey_listener(parse_keys(combo), self.abort,
+                                                                   self._display)
             listener.start()
         except Exception as exc:  # no XRecord, no display: run without the hotkey, but say so
             import warnings

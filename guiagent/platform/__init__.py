@@ -20,7 +20,10 @@ from guiagent.platform.base import (
     AccessibilityTree,
     AccessibleNode,
     HotkeyListener,
+    InputInjector,
+    OutputInfo,
     Platform,
+    ScreenCapture,
     UnicodeTypist,
     WindowInfo,
     WindowList,
@@ -39,12 +42,19 @@ __all__ = [
     "AccessibilityTree",
     "AccessibleNode",
     "HotkeyListener",
+    "InputInjector",
+    "OutputInfo",
     "Platform",
+    "ScreenCapture",
     "UnicodeTypist",
     "WindowInfo",
     "WindowList",
     "current_platform",
+    "input_injector",
+    "platform_for",
+    "screen_capture",
     "session_type",
+    "session_type_for",
     "windows_titled",
 ]
 
@@ -106,3 +116,39 @@ _FACTORIES: dict[str, Callable[[], Platform]] = {
 def current_platform(environ: Mapping[str, str] | None = None) -> Platform:
     """The platform implementation for this session (see :func:`session_type`)."""
     return _FACTORIES[session_type(environ)]()
+
+
+def session_type_for(display: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The session type of ``display``: ``$GUIAGENT_PLATFORM`` wins; then an X display name
+    (``:99``, ``host:0``) is X11 and a name without a colon (``wayland-1``, a socket path) is
+    Wayland; None means this process's session (:func:`session_type`)."""
+    env = os.environ if environ is None else environ
+    if display and not env.get(PLATFORM_ENV, "").strip() and sys.platform.startswith("linux"):
+        return "x11" if ":" in display else "wayland"
+    return session_type(env)
+
+
+def platform_for(display: str | None, environ: Mapping[str, str] | None = None) -> Platform:
+    """The platform implementation that drives ``display`` (see :func:`session_type_for`)."""
+    return _FACTORIES[session_type_for(display, environ)]()
+
+
+def screen_capture(display: str | None) -> ScreenCapture | None:
+    """The platform's own screen capture for ``display``, or None where mss captures (X11,
+    Windows, macOS). Raises PlatformUnsupported where nothing can capture."""
+    if session_type_for(display) != "wayland":
+        return None
+    from guiagent.platform.wayland import WaylandPlatform
+
+    return WaylandPlatform().screen_capture(display)
+
+
+def input_injector(display: str | None) -> InputInjector | None:
+    """The platform's own input injection for ``display``, or None where the pyautogui,
+    pynput and xdotool backends work (X11, Windows, macOS). Raises PlatformUnsupported where
+    nothing can send input."""
+    if session_type_for(display) != "wayland":
+        return None
+    from guiagent.platform.wayland import WaylandPlatform
+
+    return WaylandPlatform().input_injector(display)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # A key pressed again right after its release can look like auto-repeat to a client and be
 # dropped (LibreOffice's X11 interface lost one "l" of "ll" typed through XTEST); backends
@@ -58,8 +61,10 @@ class AccessibleNode:
     ``"menu item"``, ``"check box"``; an unknown platform role keeps its own name). ``box`` is
     ``(x, y, width, height)`` in screen coordinates, None when the node has no extents.
     ``path`` is the child indexes from the application's root; ``parent`` the index of the
-    parent node in the same snapshot's list (None for an application root). ``actions`` are
-    the node's own actions (``"click"``, ``"press"``, ``"toggle"``, ``"activate"``...).
+    nearest listed ancestor in the same snapshot's list (None for a top-level window, the
+    roots). ``actions`` are the node's own actions (``"click"``, ``"press"``, ``"toggle"``,
+    ``"activate"``...). ``handle`` is the platform's own reference to the object (AT-SPI: bus
+    name and object path), opaque to callers: ``do_action`` tries it first, then the path.
     """
 
     role: str
@@ -73,6 +78,7 @@ class AccessibleNode:
     actions: tuple[str, ...] = ()
     description: str = ""
     value: str = ""
+    handle: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +114,64 @@ class Accessibility(Protocol):
         ...
 
     def snapshot(self, *, window: str | None = None, max_nodes: int = 5000,
-                 timeout: float = 2.0, visible_only: bool = True) -> AccessibilityTree: ...
+                 timeout: float = 2.0, visible_only: bool = True,
+                 refresh: bool = True) -> AccessibilityTree:
+        """Nodes of the windows whose title contains ``window`` (all when None). With
+        ``refresh=False`` a window read before is returned as it was then (call it when the
+        screen did not change there) and only new windows are read."""
+        ...
 
     def do_action(self, node: AccessibleNode, action: str | None = None,
                   timeout: float = 2.0) -> bool:
         """Run the node's own action (its first when ``action`` is None); False when the node
         is gone or has no such action."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutputInfo:
+    """One monitor as the platform reports it: ``box`` is ``(x, y, width, height)`` in screen
+    (logical) coordinates, ``scale`` how many physical pixels make one logical pixel."""
+
+    name: str
+    box: tuple[int, int, int, int]
+    scale: float = 1.0
+
+
+class ScreenCapture(Protocol):
+    """Grabs the desktop's pixels where mss cannot (Wayland: the compositor has to help)."""
+
+    def outputs(self) -> list[OutputInfo]: ...
+
+    def grab(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """``H x W x 4`` BGRA uint8 physical pixels of ``box`` (screen coordinates)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class InputInjector(Protocol):
+    """Sends pointer and keyboard events where pyautogui/pynput cannot (Wayland). Coordinates
+    are integer screen (logical) pixels; keys are canonical names (``guiagent.keys``)."""
+
+    def position(self) -> tuple[int, int]: ...
+
+    def move(self, x: int, y: int) -> None: ...
+
+    def button(self, button: str, pressed: bool) -> None:
+        """Press or release ``left``, ``right`` or ``middle`` where the pointer is."""
+        ...
+
+    def scroll(self, direction: str, amount: int) -> None:
+        """``amount`` wheel notches ``up``, ``down``, ``left`` or ``right``."""
+        ...
+
+    def type(self, text: str) -> None: ...
+
+    def keys(self, keys: tuple[str, ...]) -> None:
+        """Hold ``keys`` down in order, then release them in reverse (one key: press it)."""
         ...
 
     def close(self) -> None: ...

@@ -20,6 +20,7 @@ import numpy as np
 
 from guiagent.errors import CaptureError, DisplayError, ImageLoadError
 from guiagent.geometry import Box, BoxLike, Point, PointLike, Size, Transform, as_box, frame_to_screen
+from guiagent.platform import ScreenCapture, screen_capture
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -245,12 +246,15 @@ class Screen:
 
     ``display`` names the X display (default: ``$DISPLAY``). ``scale`` overrides the
     physical-to-logical factor; by default it is measured as captured width / monitor width.
-    One mss instance is kept per thread (mss handles are not thread-safe).
+    One mss instance is kept per thread (mss handles are not thread-safe). On Wayland
+    (``display`` a Wayland socket, or a Wayland session) the platform's capture is used instead.
     """
 
     def __init__(self, display: str | None = None, *, scale: float | None = None) -> None:
         self.display = display
         self._scale = scale
+        self._platform_capture: ScreenCapture | None = None
+        self._platform_checked = False
         self._local = threading.local()
         self._instances: list[Any] = []
         self._lock = threading.Lock()
@@ -278,8 +282,24 @@ class Screen:
                 self._instances.append(instance)
         return instance
 
+    def _native(self) -> ScreenCapture | None:
+        """The platform's own capture (Wayland), or None where mss captures."""
+        if not self._platform_checked:
+            self._platform_capture = screen_capture(self.display)
+            self._platform_checked = True
+        return self._platform_capture
+
     @property
     def monitors(self) -> list[Monitor]:
+        native = self._native()
+        if native is not None:
+            outputs = [Box(*o.box) for o in native.outputs()]
+            if not outputs:
+                raise CaptureError("the compositor reports no active output to capture")
+            union = outputs[0]
+            for box in outputs[1:]:
+                union = union.union(box)
+            return [Monitor(i, b) for i, b in enumerate([union, *outputs])]
         raw = self._mss().monitors
         return [
             Monitor(i, Box(m["left"], m["top"], m["width"], m["height"])) for i, m in enumerate(raw)
@@ -307,6 +327,11 @@ class Screen:
         else:
             box = self.monitor(monitor).box
             index = monitor
+        native = self._native()
+        if native is not None:
+            pixels = native.grab((int(box.left), int(box.top), int(box.width), int(box.height)))
+            scale = self._scale or (pixels.shape[1] / box.width)
+            return Frame(pixels, Point(box.left, box.top), scale, time.time(), index)
         area = {"left": int(box.left), "top": int(box.top), "width": int(box.width),
                 "height": int(box.height)}
         try:
@@ -350,6 +375,9 @@ class Screen:
             yield frame
 
     def close(self) -> None:
+        if self._platform_capture is not None:
+            self._platform_capture.close()
+        self._platform_capture, self._platform_checked = None, False
         with self._lock:
             for instance in self._instances:
                 instance.close()

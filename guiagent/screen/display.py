@@ -45,6 +45,8 @@ class VirtualDisplay:
     ``set_environment`` makes ``$DISPLAY`` point at it while it runs (and restores the old
     value afterwards); ``env`` is a copy of the environment for child processes either way.
     ``dpi`` sets the X server's DPI (apps that honour it scale their UI accordingly).
+    ``accessibility`` starts a private D-Bus session bus and AT-SPI bus for the display and
+    puts what applications need to expose their accessibility trees into ``env``.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class VirtualDisplay:
         window_manager: bool = True,
         set_environment: bool = True,
         timeout: float = 20.0,
+        accessibility: bool = False,
     ) -> None:
         self.size = size
         self.depth = depth
@@ -68,6 +71,8 @@ class VirtualDisplay:
         self._wm_config: Any = None
         self._old_display: str | None = None
         self._launched: list[subprocess.Popen[bytes]] = []
+        self.accessibility = accessibility
+        self._a11y: Any = None  # guiagent.platform.atspi.PrivateSession while running
         self.name: str = ""
 
     @property
@@ -75,6 +80,8 @@ class VirtualDisplay:
         """Environment for a child process that should show its windows on this display."""
         env = dict(os.environ)
         env["DISPLAY"] = self.name
+        if self._a11y is not None:
+            env.update(self._a11y.env)
         return env
 
     def start(self) -> VirtualDisplay:
@@ -101,13 +108,26 @@ class VirtualDisplay:
         if self.set_environment:
             self._old_display = os.environ.get("DISPLAY")
             os.environ["DISPLAY"] = self.name
-        if self.window_manager:
-            try:
+        try:
+            if self.window_manager:
                 self._start_window_manager()
-            except Exception:
-                self.stop()
-                raise
+            if self.accessibility:
+                # After the window manager: Xvfb resets (dropping the root window property
+                # that publishes the bus) whenever its last client disconnects.
+                self._start_accessibility()
+        except Exception:
+            self.stop()
+            raise
         return self
+
+    def _start_accessibility(self) -> None:
+        from guiagent.platform.atspi import PrivateSession
+        from guiagent.platform.atspi.dbus import BusError
+
+        try:
+            self._a11y = PrivateSession(self.name, self.timeout).start()
+        except BusError as exc:
+            raise DisplayError(f"accessibility bus for {self.name}: {exc}") from exc
 
     def _start_window_manager(self) -> None:
         if shutil.which("openbox") is None:
@@ -150,6 +170,9 @@ class VirtualDisplay:
         for process in self._launched:
             end_program(process)
         self._launched.clear()
+        if self._a11y is not None:
+            self._a11y.stop()
+            self._a11y = None
         if self._wm is not None:
             _terminate(self._wm)
             self._wm = None

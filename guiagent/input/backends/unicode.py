@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 
-from guiagent.platform import REPEAT_GAP_S, UnicodeTypist, current_platform
+from guiagent.platform import REPEAT_GAP_S, UnicodeTypist, platform_for
 
 __all__ = ["REPEAT_GAP_S", "UnicodeTypist", "type_paced", "unicode_typist"]
 
 
 def unicode_typist(display: str | None) -> UnicodeTypist:
-    return current_platform().unicode_typist(display)
+    return platform_for(display).unicode_typist(display)
 
 
 def type_paced(typist: UnicodeTypist, text: str, interval: float) -> None:

@@ -1,0 +1,155 @@
+"""Grounding through elements first: a target resolves to a whole control when one fits, and
+to ECP grounding of the pixels (OCR, templates, a model) when none does.
+
+Order: the accessibility tree (when a desktop has one), then vision elements (control boxes
+with whole OCR labels) for the targets where lines of text mislead — short labels like "+",
+targets with a role word, an ordinal or a relation — or when OCR alone finds nothing, then
+:func:`guiagent.grounding.locate_all`. Every match says which source decided, in its stages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from guiagent.elements.model import Element
+from guiagent.elements.query import (
+    ElementQuery,
+    Ranked,
+    apply_relation,
+    normalize_label,
+    parse_query,
+    pick,
+    rank_elements,
+)
+from guiagent.elements.snapshot import read_accessibility, vision_elements
+from guiagent.errors import TargetNotFound
+from guiagent.geometry import Size
+from guiagent.grounding import locate_all as ground_all
+from guiagent.grounding.base import Candidate, Match, StageRecord, Target, TargetLike
+from guiagent.platform.base import Accessibility
+from guiagent.screen.capture import Frame
+
+MIN_ELEMENT_SCORE = 0.8  # below this an element is not trusted over the pixel grounders
+SHORT_LABEL = 3  # labels this short are read inside running text by line OCR: use elements
+
+VisionMode = Literal["auto", "always", "never"]
+
+
+@dataclass(frozen=True, slots=True)
+class ElementSearch:
+    """What the element search found: the chosen elements (several = equally good), every
+    ranked candidate, and notes on the sources consulted."""
+
+    query: ElementQuery
+    picked: tuple[Ranked, ...]
+    ranked: tuple[Ranked, ...]
+    source: str
+    notes: tuple[str, ...]
+    elapsed_ms: float
+
+
+def _as_frame(image: Any) -> Frame:
+    return image if isinstance(image, Frame) else Frame.load(image)
+
+
+def _target_text(target: TargetLike) -> str | None:
+    if isinstance(target, Target):
+        return target.source if target.kind != "image" else None
+    return target if isinstance(target, str) else None
+
+
+def wants_vision(query: ElementQuery) -> bool:
+    """Targets that line OCR gets wrong and vision elements get right."""
+    return (query.role is not None or query.ordinal is not None or query.position is not None
+            or query.relation is not None or len(normalize_label(query.label)) <= SHORT_LABEL)
+
+
+def _resolve(elements: Sequence[Element], query: ElementQuery) -> tuple[list[Ranked], list[Ranked]]:
+    ranked = rank_elements(elements, query)
+    if query.relation is not None and query.anchor is not None:
+        anchors = [r.element for r in pick(rank_elements(elements, query.anchor), query.anchor)]
+        ranked = apply_relation(ranked, anchors, query.relation) if anchors else []
+    confident = [r for r in ranked if r.score >= MIN_ELEMENT_SCORE]
+    if query.relation is not None and query.ordinal is None and query.position is None:
+        return ranked, confident[:1]  # "the field below Name": the nearest one
+    return ranked, pick(confident, query)
+
+
+def search_elements(frame: Frame, query: ElementQuery, *,
+                    accessibility: Accessibility | None = None,
+                    vision: VisionMode = "auto") -> ElementSearch:
+    """Find the elements ``query`` means on ``frame``: accessibility first, then vision."""
+    started = time.perf_counter()
+    notes: list[str] = []
+    ranked: list[Ranked] = []
+    if accessibility is not None:
+        a11y, a11y_notes = read_accessibility(accessibility, frame, window=query.window)
+        notes += a11y_notes
+        ranked, picked = _resolve(a11y, query)
+        if picked:
+            return ElementSearch(query, tuple(picked), tuple(ranked), "a11y", tuple(notes),
+                                 (time.perf_counter() - started) * 1000)
+    if vision == "always" or (vision == "auto" and wants_vision(query)):
+        found, vision_notes = vision_elements(frame)
+        notes += vision_notes
+        vision_ranked, picked = _resolve(found, query)
+        ranked = sorted(ranked + vision_ranked, key=lambda r: -r.score)
+        if picked:
+            return ElementSearch(query, tuple(picked), tuple(ranked), "vision", tuple(notes),
+                                 (time.perf_counter() - started) * 1000)
+    return ElementSearch(query, (), tuple(ranked), "", tuple(notes),
+                         (time.perf_counter() - started) * 1000)
+
+
+def element_matches(frame: Frame, search: ElementSearch) -> list[Match]:
+    """Matches (frame pixels, with screen points) for the elements a search picked."""
+    to_frame = frame.to_screen_transform.inverse()
+    candidates = tuple(
+        Candidate(to_frame.apply_box(r.element.box).center, r.score, to_frame.apply_box(r.element.box),
+                  r.element.name) for r in search.ranked[:10])
+    matches = []
+    for r in search.picked:
+        e = r.element
+        box = to_frame.apply_box(e.box)
+        note = (f"{e.source} {e.role} {e.name!r} ({r.why}); " + "; ".join(search.notes)).strip("; ")
+        stage = StageRecord("elements", search.elapsed_ms, Size(frame.width, frame.height),
+                            candidates, note=note)
+        matches.append(Match(box.center, r.score, box, grounder=f"elements:{e.source}", text=e.name,
+                             stages=(stage,), screen_point=e.box.center, screen_box=e.box,
+                             elapsed_ms=search.elapsed_ms, extra={"element": e.to_json()}))
+    return matches
+
+
+def locate_all(image: Any, target: TargetLike, *, accessibility: Accessibility | None = None,
+               vision: VisionMode = "auto", limit: int = 5, **grounding: Any) -> list[Match]:
+    """Every match for ``target``, best first: whole elements when one fits (equally good ones
+    all returned, so a caller can tell a tie), else ECP grounding (``grounding`` options go to
+    :func:`guiagent.grounding.locate_all`). Raises TargetNotFound."""
+    frame = _as_frame(image)
+    text = _target_text(target)
+    query = parse_query(text) if text is not None and grounding.get("grounder", "auto") == "auto" else None
+    if query is not None:
+        search = search_elements(frame, query, accessibility=accessibility, vision=vision)
+        if search.picked:
+            return element_matches(frame, search)[:max(limit, len(search.picked))]
+    try:
+        return ground_all(frame, target, limit=limit, **grounding)
+    except TargetNotFound as missed:
+        if query is None or vision == "never" or wants_vision(query):
+            raise
+        # OCR found nothing: the label may be on a control that line OCR cannot read whole.
+        retry = search_elements(frame, query, accessibility=None, vision="always")
+        if retry.picked:
+            return element_matches(frame, retry)[:max(limit, len(retry.picked))]
+        raise missed from None
+
+
+def locate(image: Any, target: TargetLike, *, accessibility: Accessibility | None = None,
+           vision: VisionMode = "auto", **grounding: Any) -> Match:
+    """The best match for ``target`` (elements first, then ECP grounding)."""
+    return locate_all(image, target, accessibility=accessibility, vision=vision, limit=1,
+                      **grounding)[0]
+

@@ -1,0 +1,251 @@
+"""Wayland: real applications on a headless 3840x2160 sway session, driven through Desktop.
+
+foot (native Wayland) and xterm (X11 through Xwayland) run on sway; guiagent captures them
+with grim, clicks through sway's IPC, types through wtype, and each test checks what the
+application itself received (the text it wrote to a file).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from guiagent import Desktop
+from guiagent.errors import PlatformUnsupported
+from guiagent.platform import WindowInfo, platform_for, session_type_for
+from guiagent.platform.wayland.wlroots import ppm_to_bgra
+from guiagent.screen.wayland_display import VirtualWaylandDisplay
+
+UNICODE = "héllo wörld ✓ 日本 Ça va, ÀÉÎÕÜ € Ωmega"  # the text the X11 input test types
+FOOT_BLUE = "3060c0"
+
+_MISSING = [tool for tool in ("sway", "grim", "wtype", "foot") if shutil.which(tool) is None]
+needs_sway = pytest.mark.skipif(
+    bool(_MISSING), reason=f"{', '.join(_MISSING)} not installed (`apt-get install sway grim "
+                           "wtype foot xwayland`; .ci/install does it)")
+
+
+# -- without a compositor ----------------------------------------------------------------------
+def test_display_names_pick_the_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GUIAGENT_PLATFORM", raising=False)
+    assert session_type_for(":99") == "x11"
+    assert session_type_for("/run/user/1000/wayland-1") == "wayland"
+    assert session_type_for("wayland-0") == "wayland"
+    monkeypatch.setenv("GUIAGENT_PLATFORM", "x11")  # the override wins over the name
+    assert session_type_for("wayland-0") == "x11"
+
+
+def test_ppm_from_grim_becomes_bgra() -> None:
+    rgb = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [10, 20, 30]]], np.uint8)
+    pixels = ppm_to_bgra(b"P6\n# grim\n2 2\n255\n" + rgb.tobytes())
+    assert pixels.shape == (2, 2, 4)
+    assert pixels[0, 0].tolist() == [0, 0, 255, 255] and pixels[1, 1].tolist() == [30, 20, 10, 255]
+
+
+@pytest.mark.parametrize("desktop", ["GNOME", "KDE"])
+def test_gnome_and_kde_say_what_works_instead_of_failing_later(
+        desktop: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(tmp_path / "wayland-0"))  # a compositor without sway's IPC
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_CURRENT_DESKTOP", desktop)
+    monkeypatch.delenv("SWAYSOCK", raising=False)
+    monkeypatch.delenv("GUIAGENT_PLATFORM", raising=False)
+    platform = platform_for("wayland-0")
+    try:
+        for call in (lambda: platform.windows("wayland-0"),
+                     lambda: platform.unicode_typist("wayland-0")):
+            with pytest.raises(PlatformUnsupported, match="xdg-desktop-portal ScreenCast") as info:
+                call()
+            assert "X11 session" in str(info.value) and "ground targets" in str(info.value)
+        with pytest.raises(PlatformUnsupported, match="cannot capture the screen"):
+            Desktop("wayland-0", accessibility=False, abort_hotkey=None).capture()
+    finally:
+        listener.close()
+
+
+# -- on headless sway --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sway_user() -> Iterator[str | None]:
+    """An unprivileged account for sway when we are root (made here, removed afterwards)."""
+    if os.getuid() != 0:
+        yield None
+        return
+    name = f"guiagentwl{os.getpid()}"
+    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=False)
+
+
+@pytest.fixture(scope="module")
+def wayland(sway_user: str | None) -> Iterator[VirtualWaylandDisplay]:
+    if _MISSING:
+        pytest.skip(f"{', '.join(_MISSING)} not installed")
+    with VirtualWaylandDisplay(user=sway_user, set_environment=False) as display:
+        yield display
+
+
+@pytest.fixture()
+def desktop(wayland: VirtualWaylandDisplay) -> Iterator[Desktop]:
+    with Desktop(wayland, accessibility=False) as desktop:
+        yield desktop
+    for process in list(wayland._launched):  # this test's windows, by the PIDs we started
+        from guiagent.screen.processes import end_program
+
+        end_program(process)
+    wait_for(lambda: not _windows(wayland), "the test's windows to close")
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _windows(wayland: VirtualWaylandDisplay) -> list[WindowInfo]:
+    windows = platform_for(wayland.name).windows(wayland.name)
+    try:
+        return windows.all()
+    finally:
+        windows.close()
+
+
+SWAY_BACKGROUND_BGR = [0x5F, 0x3A, 0x1E]  # VirtualWaylandDisplay's #1e3a5f
+
+
+def _window(wayland: VirtualWaylandDisplay, title: str) -> WindowInfo:
+    """The window whose title ends with ``title``, once it has drawn itself at its centre."""
+    window = wait_for(lambda: next((w for w in _windows(wayland) if w.title.endswith(title)), None),
+                      f"a window titled {title!r}")
+    x, y = _centre(window)
+    with Desktop(wayland, accessibility=False, abort_hotkey=None) as look:
+        wait_for(lambda: look.capture(region=(x, y, 1, 1)).pixels[0, 0, :3].tolist()
+                 != SWAY_BACKGROUND_BGR, f"{title!r} to draw itself")
+    return next(w for w in _windows(wayland) if w.title.endswith(title))
+
+
+def _sink(wayland: VirtualWaylandDisplay, title: str, out: Path, *, xterm: bool = False) -> WindowInfo:
+    """A terminal titled ``title`` whose input is written, as typed, to ``out``."""
+    command = f"stty -echo; cat > {out}"
+    if xterm:
+        argv = ["xterm", "-T", title, "-e", "sh", "-c", command]
+    else:
+        argv = ["foot", "-T", title, "-o", f"colors.background={FOOT_BLUE}", "sh", "-c", command]
+    wayland.launch(argv)
+    return _window(wayland, title)
+
+
+def _centre(window: WindowInfo) -> tuple[int, int]:
+    x, y, width, height = window.box
+    return x + width // 2, y + height // 2
+
+
+def _lines(path: Path, count: int) -> list[str]:
+    return wait_for(lambda: path.exists() and path.read_text().count("\n") >= count
+                    and path.read_text().split("\n")[:count], f"{count} lines in {path}")
+
+
+@needs_sway
+def test_capture_is_4k_and_shows_the_native_window(wayland: VirtualWaylandDisplay,
+                                                    desktop: Desktop, tmp_path: Path) -> None:
+    window = _sink(wayland, "blue", tmp_path / "out.txt")
+    x, y = _centre(window)
+    frame = wait_for(lambda: (f := desktop.capture()).pixels[y, x, :3].tolist() == [0xC0, 0x60, 0x30]
+                     and f, "foot's blue background in the capture")
+    assert (frame.width, frame.height, frame.scale) == (3840, 2160, 1.0)
+    assert desktop.screen.monitors[0].box.width == 3840
+    region = desktop.capture(region=(x - 50, y - 40, 100, 80))
+    assert region.pixels.shape == (80, 100, 4) and tuple(region.to_screen((0, 0))) == (x - 50, y - 40)
+    assert (region.pixels[:, :, :3] == [0xC0, 0x60, 0x30]).all()
+
+
+@needs_sway
+def test_clicks_choose_the_window_and_unicode_arrives_10_of_10(
+        wayland: VirtualWaylandDisplay, desktop: Desktop, tmp_path: Path) -> None:
+    left_out, right_out = tmp_path / "left.txt", tmp_path / "right.txt"
+    left = _sink(wayland, "left", left_out)
+    right = _sink(wayland, "right", right_out)  # sway tiles them side by side
+    left = _window(wayland, "left")
+    assert left.box[0] < right.box[0]
+    for i in range(10):  # wtype used to lose the first key of each call
+        desktop.click(_centre(right if i % 2 else left))
+        desktop.type(f"{i} {UNICODE}")
+        desktop.press("enter")
+    assert _lines(left_out, 5) == [f"{i} {UNICODE}" for i in range(0, 10, 2)]
+    assert _lines(right_out, 5) == [f"{i} {UNICODE}" for i in range(1, 10, 2)]
+
+
+@needs_sway
+def test_keys_and_hotkeys_reach_the_application(wayland: VirtualWaylandDisplay, desktop: Desktop,
+                                                tmp_path: Path) -> None:
+    out = tmp_path / "keys.txt"
+    desktop.click(_centre(_sink(wayland, "keys", out)))
+    desktop.type("-dash abc")  # text that starts like a wtype option
+    desktop.press("backspace", presses=2)  # the terminal's line editing erases "bc"
+    desktop.press("tab")
+    desktop.press("ctrl+e")  # plain cat: ctrl+e arrives as the control character ^E
+    desktop.press("enter")
+    assert _lines(out, 1) == ["-dash a\t\x05"]
+
+
+@needs_sway
+def test_xwayland_xterm_receives_click_and_typing(wayland: VirtualWaylandDisplay, desktop: Desktop,
+                                                  tmp_path: Path) -> None:
+    if not wayland.x_display:
+        pytest.skip("Xwayland not installed (`apt-get install xwayland`)")
+    if shutil.which("xterm") is None:
+        pytest.skip("xterm not installed")
+    out = tmp_path / "xterm.txt"
+    other = _sink(wayland, "native", tmp_path / "native.txt")
+    xterm = _sink(wayland, "x11", out, xterm=True)
+    desktop.click(_centre(other))
+    desktop.click(_centre(xterm))
+    desktop.type(UNICODE)
+    desktop.press("enter")
+    assert _lines(out, 1) == [UNICODE]
+
+
+@needs_sway
+def test_abort_hotkey_works_through_a_sway_binding(wayland: VirtualWaylandDisplay,
+                                                   desktop: Desktop, tmp_path: Path) -> None:
+    desktop.click(_centre(_sink(wayland, "abort", tmp_path / "abort.txt")))
+    assert not desktop.executor.aborted
+    desktop.press("ctrl+alt+shift+q")  # as a person would, through the keyboard
+    wait_for(lambda: desktop.executor.aborted, "the abort hotkey to stop the run")
+
+
+@needs_sway
+def test_output_scale_2_maps_frame_pixels_to_logical_clicks(sway_user: str | None,
+                                                              tmp_path: Path) -> None:
+    with VirtualWaylandDisplay(scale=2, user=sway_user, set_environment=False) as wayland, \
+            Desktop(wayland, accessibility=False) as desktop:
+        assert desktop.screen.monitors[0].box.width == 1920  # logical
+        left_out, right_out = tmp_path / "l.txt", tmp_path / "r.txt"
+        _sink(wayland, "left", left_out)
+        right = _sink(wayland, "right", right_out)
+        frame = desktop.capture()
+        assert (frame.width, frame.height, frame.scale) == (3840, 2160, 2.0)
+        # Right window's centre found in frame pixels, clicked in screen (logical) pixels.
+        cx, cy = _centre(right)
+        pixel = frame.from_screen((cx, cy))
+        assert (round(pixel.x), round(pixel.y)) == (cx * 2, cy * 2)
+        desktop.click(frame.to_screen(pixel))
+        desktop.type("scaled ✓")
+        desktop.press("enter")
+        assert _lines(right_out, 1) == ["scaled ✓"]
+        assert not left_out.exists() or left_out.read_text() == ""
