@@ -147,7 +147,10 @@ def _sink(wayland: VirtualWaylandDisplay, title: str, out: Path, *, xterm: bool 
     else:
         argv = ["foot", "-T", title, "-o", f"colors.background={FOOT_BLUE}", "sh", "-c", command]
     wayland.launch(argv)
-    return _window(wayland, title)
+    window = _window(wayland, title)
+    # The shell opens ``out`` when cat starts: only then is the terminal reading what we type.
+    wait_for(out.exists, f"the terminal {title!r} to start reading")
+    return window
 
 
 def _centre(window: WindowInfo) -> tuple[int, int]:

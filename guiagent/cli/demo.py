@@ -4,7 +4,6 @@ annotated screenshot of what happened."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,8 +11,10 @@ from pathlib import Path
 from guiagent.desktop.core import Desktop
 from guiagent.errors import DisplayError
 from guiagent.geometry import Box, Point
+from guiagent.platform import current_platform
 from guiagent.screen.annotate import GREEN, RED, Mark, save_annotated
 from guiagent.screen.display import VirtualDisplay
+from guiagent.screen.polling import wait_until
 
 GREETING = "héllo from guiagent ✓"
 # The shell computes the answer, so the text we look for is on screen only if the command ran.
@@ -22,13 +23,18 @@ ANSWER = "the answer is 42"
 
 
 def _window_box(display: VirtualDisplay, title: str, timeout: float = 15.0) -> Box:
-    found = subprocess.run(["xdotool", "search", "--sync", "--name", title], env=display.env,
-                           capture_output=True, text=True, timeout=timeout, check=True)
-    window = found.stdout.split()[0]
-    geometry = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window],
-                              env=display.env, capture_output=True, text=True, check=True)
-    values = dict(line.split("=", 1) for line in geometry.stdout.split())
-    return Box(int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"]))
+    """The screen box of the window titled ``title`` once the window manager shows it (a window
+    can be listed for a moment at 0,0 and 1x1, before it is placed)."""
+    windows = current_platform().windows(display.name)
+    try:
+        def placed() -> bool:
+            return any(w.title == title and w.box[2] > 1 and w.box[3] > 1 for w in windows.all())
+
+        wait_until(placed, timeout, f"the {title!r} window")
+        found = next(w for w in windows.all() if w.title == title and w.box[2] > 1)
+    finally:
+        windows.close()
+    return Box(*found.box)
 
 
 def run_demo(out: Path, keep_open: bool = False) -> int:
