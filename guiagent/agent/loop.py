@@ -52,6 +52,7 @@ from guiagent.agent.language import (
 )
 from guiagent.agent.skills import Skill, load_skill
 from guiagent.elements.locate import locate, locate_all
+from guiagent.elements.model import Element
 from guiagent.elements.query import parse_query
 from guiagent.errors import (
     AbortedError,
@@ -405,7 +406,10 @@ class Agent:
             (match,) = self._ground(state, step.target)
             action = Click(_point(match), step.button, step.count)
             self._act(state, action)
-            return state.decide(f"{_verb(step)} at {_fmt(action.point)} on {_match_text(match)}")
+            decision = f"{_verb(step)} at {_fmt(action.point)} on {_match_text(match)}"
+            if self._use_element_action(state, step, match):
+                decision += "; the click changed nothing there, so the element's own action ran"
+            return state.decide(decision)
         if isinstance(step, TypeStep):
             where = ""
             if step.target is not None:
@@ -498,6 +502,25 @@ class Agent:
             box = self.options.region or self.desktop._desktop_box()
             return box.center
         return self.executor.position()
+
+    def _use_element_action(self, state: _StepState, step: ClickStep, match: Match) -> bool:
+        """A plain click on an accessibility element that changed nothing near it (a first click
+        on an unfocused LibreOffice window only focuses the window) runs the element's own
+        action instead, and is verified again. True when that happened."""
+        element = match.extra.get("element")
+        accessibility = self.desktop.accessibility
+        if (self.dry_run or not isinstance(element, Element) or element.source != "a11y"
+                or not element.actions or accessibility is None or step.button != "left"
+                or step.count != 1 or not state.verified.startswith("no visible change")):
+            return False
+        before = self._capture()
+        if not accessibility.do_action(element.node()):
+            return False
+        changed = self._await_change(before, (before.from_screen(element.box.center),),
+                                     self.options.verify_timeout, state, "verify")
+        state.verified = (f"after the element's own action the screen changed at {_fmt_box(changed)}"
+                          if changed is not None else state.verified)
+        return True
 
     def _act(self, state: _StepState, action: Action, *, quick: bool = False,
              verify: bool = True) -> None:

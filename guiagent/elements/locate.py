@@ -119,7 +119,7 @@ def element_matches(frame: Frame, search: ElementSearch) -> list[Match]:
                             candidates, note=note)
         matches.append(Match(box.center, r.score, box, grounder=f"elements:{e.source}", text=e.name,
                              stages=(stage,), screen_point=e.box.center, screen_box=e.box,
-                             elapsed_ms=search.elapsed_ms, extra={"element": e.to_json()}))
+                             elapsed_ms=search.elapsed_ms, extra={"element": e}))
     return matches
 
 

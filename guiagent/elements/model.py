@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from guiagent.geometry import Box
+from guiagent.platform.base import AccessibleNode
 from guiagent.screen.capture import Frame
 
 ElementSource = Literal["a11y", "vision"]
@@ -48,6 +49,7 @@ class Element:
     description: str = ""
     value: str = ""
     score: float = 1.0  # how sure the source is of the element and its label (OCR confidence)
+    handle: str = ""  # the platform's reference to an accessibility element (for its actions)
 
     @property
     def enabled(self) -> bool:
@@ -75,6 +77,13 @@ class Element:
             "path": list(self.path), "parent": self.parent, "actions": list(self.actions),
             "description": self.description, "value": self.value, "score": round(self.score, 3),
         }
+
+    def node(self) -> AccessibleNode:
+        """This element as the platform's accessibility node (to run its own actions)."""
+        b = self.box
+        return AccessibleNode(self.role, self.name, (round(b.left), round(b.top), round(b.width),
+                                                     round(b.height)), self.states, self.path, None,
+                              window=self.window, actions=self.actions, handle=self.handle)
 
 
 # States worth a person's attention in a one-line listing (visible, showing... go without saying).

@@ -57,7 +57,7 @@ def elements_from_tree(tree: AccessibilityTree, frame: Frame | None = None) -> l
             ref=f"a{index}", role=node.role, name=node.name.strip(), box=box, states=node.states,
             source="a11y", window=node.window, path=node.path,
             parent=kept[parent].ref if parent is not None else None, actions=node.actions,
-            description=node.description, value=node.value,
+            description=node.description, value=node.value, handle=node.handle,
         )
     return list(kept.values())
 

@@ -1,0 +1,66 @@
+"""Targets resolve to whole UI elements on real applications at 4K: the accessibility tree where
+the application has one, vision elements where not."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import guiagent
+from guiagent import Desktop, VirtualDisplay
+from guiagent.screen.polling import wait_until
+
+pytestmark = pytest.mark.display
+APP_ENV = {"GSETTINGS_BACKEND": "memory", "SAL_USE_VCLPLUGIN": "gtk3"}
+
+
+def _need(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        pytest.skip(f"{program} is not installed (bash .ci/install installs it)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def a11y_display() -> Iterator[VirtualDisplay]:
+    _need("dbus-daemon")
+    with VirtualDisplay((3840, 2160), accessibility=True, set_environment=False) as display:
+        yield display
+
+
+def test_icon_only_toolbar_buttons_by_name_in_libreoffice(a11y_display: VirtualDisplay,
+                                                          tmp_path: Path) -> None:
+    soffice = _need("soffice")
+    with Desktop(a11y_display, abort_hotkey=None, failsafe=False) as desktop:
+        desktop.launch([soffice, "--writer", "--norestore", "--nologo",
+                        f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}"], env=APP_ENV)
+        desktop.wait_for("the Bold button", timeout=120)
+        desktop.wait_still(quiet=1.0, timeout=30)
+        report = guiagent.do(desktop, "click the Bold button, then click the Italic button")
+        assert report.ok
+        assert all(s.decision and "elements:a11y" in s.decision for s in report.steps)
+
+        def states() -> dict[str, frozenset[str]]:
+            return {e.name: e.states for e in desktop.snapshot(interactive_only=True)
+                    if e.name in ("Bold", "Italic")}
+
+        wait_until(lambda: all("checked" in s for s in states().values()) and len(states()) == 2,
+                   10, "Bold and Italic to read checked")
+        desktop.end_launched()
+
+
+def test_one_character_buttons_through_the_accessibility_tree(a11y_display: VirtualDisplay) -> None:
+    _need("galculator")
+    with Desktop(a11y_display, abort_hotkey=None, failsafe=False) as desktop:
+        desktop.launch(["galculator"], env=APP_ENV)
+        desktop.wait_for('"AC"', timeout=30)
+        plus = desktop.find('"+"')
+        assert plus.grounder == "elements:a11y" and plus.text == "+"
+        guiagent.do(desktop, 'click "7", click "*", click "6", click "="')
+        desktop.wait_for('"42"', timeout=10)
+        with pytest.raises(guiagent.TargetNotFound):
+            desktop.find("the Frobnicate button", grounder="auto", min_score=0.99)
+        desktop.end_launched()
