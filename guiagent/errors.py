@@ -260,3 +260,9 @@ class RecordingError(GuiAgentError):
     """The recorder could not start or write the demo."""
 
     exit_code = 4
+
+
+class CodegenError(GuiAgentError):
+    """A recording cannot be written in the asked format (says which step and why)."""
+
+    exit_code = 2

@@ -297,7 +297,7 @@ def test_target_text_is_quoted_when_asked(dataset: Path) -> None:
 
 
 def test_locate_predictor_routes_targets(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import guiagent.grounding as grounding
+    import guiagent.elements.locate as element_locate
 
     calls: list[tuple[Any, ...]] = []
 
@@ -305,7 +305,7 @@ def test_locate_predictor_routes_targets(dataset: Path, monkeypatch: pytest.Monk
         calls.append((type(image).__name__, target, grounder, ecp, crop))
         return Point(0, 0)
 
-    monkeypatch.setattr(grounding, "locate", fake_locate, raising=False)
+    monkeypatch.setattr(element_locate, "locate", fake_locate)
     samples = load_annotations(dataset)
     predict = evaluation.locate_predictor(grounder="ocr", ecp=False, crop=512,
                                           use_target_text=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from guiagent import __version__
-from guiagent.cli import do, ground, inspect, mcp, record
+from guiagent.cli import codegen, do, ground, inspect, mcp, record
 from guiagent.cli.args import region_argument as _region
 from guiagent.errors import GuiAgentError
 
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     ground.add_commands(sub, common)
     inspect.add_commands(sub, common)
     record.add_commands(sub, common, acting)
+    codegen.add_commands(sub, common)
     do.add_commands(sub, common, acting)
     mcp.add_commands(sub, common, acting)
     return parser

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from guiagent.elements.locate import locate
 from guiagent.errors import ExpectationError, GuiAgentError, ImageLoadError, NoDesktopError, TargetNotFound
 from guiagent.geometry import Box
 from guiagent.grounding.base import Match, Target
@@ -153,7 +154,7 @@ def expect(target: Any, *, desktop: Desktop | None = None, region: Any = None,
 class Expectation:
     """Assertions about one target, polled until ``timeout`` seconds (default: the desktop's
     ``expect_timeout``, else 5 s). ``region`` (a Box in screen coordinates) limits the search.
-    Further keywords go to :func:`guiagent.grounding.locate` (``grounder``, ``min_score``...).
+    Further keywords go to :func:`guiagent.elements.locate.locate` (``grounder``, ``min_score``...).
     """
 
     def __init__(self, target: Any, *, desktop: Desktop | None = None, region: Any = None,
@@ -232,11 +233,11 @@ class Expectation:
         return self._parsed()[0].describe()
 
     def _find(self, frame: Frame) -> _Look:
-        from guiagent.grounding import locate
-
         target, options = self._parsed()
         try:
-            match = locate(frame, target, **options)
+            # Elements first (the desktop's accessibility tree, vision elements), then pixels.
+            match = locate(frame, target, accessibility=getattr(self.desktop, "accessibility", None),
+                           **options)
         except TargetNotFound as exc:
             matches = list(getattr(exc, "matches", []) or [])
             return _Look(False, frame, matches=matches, best=exc.best_score)

@@ -574,18 +574,13 @@ def locate_predictor(
     crop: int = 1024,
     use_target_text: bool = False,
 ) -> Predictor:
-    """A predictor backed by ``guiagent.grounding.locate``.
+    """A predictor backed by ``guiagent.locate``: elements first (vision elements on a
+    screenshot), then ECP grounding of the pixels.
 
     The instruction goes in unquoted, as a description (the router decides whether OCR can
     take it); with ``use_target_text`` a sample's ``target_text`` goes in quoted, as exact text.
     """
-    try:
-        from guiagent.grounding import locate
-    except ImportError as exc:
-        raise GuiAgentError(
-            f"grounding is not available in this installation ({exc}); "
-            "reinstall guiagent with `pip install -e .`"
-        ) from None
+    from guiagent.elements.locate import locate
 
     def predict(frame: Frame, sample: Sample) -> object:
         return locate(frame, sample.target(use_target_text=use_target_text),

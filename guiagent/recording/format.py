@@ -44,12 +44,36 @@ class TemplateAsset:
 
 
 @dataclass(frozen=True, slots=True)
+class ElementRef:
+    """The UI element under a pointer step's point when it was recorded (optional).
+
+    ``role`` and ``name`` as :class:`guiagent.elements.Element` has them, ``source`` where it
+    came from (``"a11y"``: the application's accessibility tree; ``"vision"``: a control box of
+    the frame with its OCR label), ``path`` its place in its application's tree (empty for vision
+    elements), ``box`` its screen box then. ``query`` is a target that picked this element and no
+    other on that screen (``'"Save As…"'``, ``'the "Bold" toggle button'``), or None when neither
+    its label nor its role and label did; ``visible`` whether its label could be read off the
+    pixels (an icon-only control's name comes from the tree alone).
+    """
+
+    role: str
+    name: str
+    source: Literal["a11y", "vision"]
+    path: tuple[int, ...] = ()
+    box: tuple[int, int, int, int] | None = None
+    query: str | None = None
+    visible: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class PointerTarget:
     """Everything recorded to find a pointer step's target again.
 
     ``point`` is in screen coordinates at recording time; ``text`` the words read under it and
     ``text_offset`` the point minus the centre of those words (frame pixels); ``description``
-    (hand-written or from a model) feeds a VLM grounder at replay.
+    (hand-written or from a model) feeds a VLM grounder at replay. ``element`` is the UI element
+    under the point, when one was found; ``appeared`` the whole labels seen on this step's frame
+    that were not on the previous pointer step's frame (the screen changed: a menu, a dialog...).
     """
 
     point: tuple[float, float]
@@ -59,6 +83,8 @@ class PointerTarget:
     text_offset: tuple[float, float] | None = None
     window: WindowInfo | None = None
     description: str | None = None
+    element: ElementRef | None = None
+    appeared: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,18 +149,22 @@ class Demo:
     created: str = ""
     redacted: bool = False
     version: int = SCHEMA_VERSION
+    appeared_at_end: tuple[str, ...] = ()  # labels new on the screen when the recording stopped
 
     def asset(self, relative: str) -> Path:
         return self.folder / relative
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "version": self.version,
             "created": self.created,
             "screen": list(self.screen),
             "redacted": self.redacted,
             "steps": [step_to_json(s) for s in self.steps],
         }
+        if self.appeared_at_end:
+            out["appeared_at_end"] = list(self.appeared_at_end)
+        return out
 
 
 def _target_json(target: PointerTarget) -> dict[str, Any]:
@@ -151,6 +181,13 @@ def _target_json(target: PointerTarget) -> dict[str, Any]:
     }
     if target.description is not None:
         out["description"] = target.description
+    if target.element is not None:
+        e = target.element
+        out["element"] = {"role": e.role, "name": e.name, "source": e.source, "path": list(e.path),
+                          "box": None if e.box is None else list(e.box), "query": e.query,
+                          "visible": e.visible}
+    if target.appeared:
+        out["appeared"] = list(target.appeared)
     return out
 
 
@@ -216,6 +253,8 @@ MAX_IMAGE_SIDE = 16_384
 MAX_ASSET_BYTES = 64 * 1024 * 1024
 MAX_DEMO_BYTES = 32 * 1024 * 1024
 MAX_COUNT = 100
+MAX_LABELS = 50
+MAX_PATH = 64
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _ASSET_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
@@ -331,7 +370,8 @@ def _short(value: Any) -> str:
 
 def _target(check: _Checker, value: Any, path: str) -> PointerTarget:
     data = check.obj(value, path, ("point",),
-                     ("frame", "templates", "text", "text_offset", "window", "description"))
+                     ("frame", "templates", "text", "text_offset", "window", "description", "element",
+                      "appeared"))
     point = check.pair(data["point"], f"{path}.point")
     frame = data.get("frame")
     if frame is not None:
@@ -363,7 +403,43 @@ def _target(check: _Checker, value: Any, path: str) -> PointerTarget:
         height = check.integer(box[3], f"{path}.window.box[3]", 1, 100_000)
         window = WindowInfo(title, (x, y, width, height))
     description = check.optional_string(data.get("description"), f"{path}.description")
-    return PointerTarget(point, frame, tuple(templates), text, text_offset, window, description)
+    element = None if data.get("element") is None else _element(check, data["element"], f"{path}.element")
+    appeared = _labels(check, data.get("appeared", []), f"{path}.appeared")
+    return PointerTarget(point, frame, tuple(templates), text, text_offset, window, description,
+                         element, appeared)
+
+
+def _labels(check: _Checker, value: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise check.fail(path, f"must be a list of labels, got {_kind(value)}")
+    if len(value) > MAX_LABELS:
+        raise check.fail(path, f"has {len(value)} entries, at most {MAX_LABELS}")
+    return tuple(check.string(v, f"{path}[{i}]", max_length=1000) for i, v in enumerate(value))
+
+
+def _element(check: _Checker, value: Any, path: str) -> ElementRef:
+    data = check.obj(value, path, ("role", "name", "source"), ("path", "box", "query", "visible"))
+    role = check.string(data["role"], f"{path}.role", max_length=100)
+    name = check.string(data["name"], f"{path}.name", max_length=1000, empty=True)
+    source = check.choice(data["source"], f"{path}.source", ("a11y", "vision"))
+    raw_path = data.get("path", [])
+    if not isinstance(raw_path, list) or len(raw_path) > MAX_PATH:
+        raise check.fail(f"{path}.path", f"must be a list of at most {MAX_PATH} child indexes, "
+                                         f"got {_short(raw_path)}")
+    tree_path = tuple(check.integer(v, f"{path}.path[{i}]", 0, 1_000_000) for i, v in enumerate(raw_path))
+    box = None
+    if data.get("box") is not None:
+        raw = data["box"]
+        if not isinstance(raw, list) or len(raw) != 4:
+            raise check.fail(f"{path}.box", f"must be [x, y, width, height], got {_short(raw)}")
+        box = (check.integer(raw[0], f"{path}.box[0]", -100_000, 100_000),
+               check.integer(raw[1], f"{path}.box[1]", -100_000, 100_000),
+               check.integer(raw[2], f"{path}.box[2]", 0, 100_000),
+               check.integer(raw[3], f"{path}.box[3]", 0, 100_000))
+    query = None if data.get("query") is None else check.string(data["query"], f"{path}.query",
+                                                                  max_length=1100)
+    visible = check.boolean(data.get("visible", True), f"{path}.visible")
+    return ElementRef(role, name, source, tree_path, box, query, visible)
 
 
 _TARGET_KINDS = ("click", "drag", "scroll")
@@ -425,7 +501,8 @@ def parse_demo(data: Any, folder: str | os.PathLike[str], *, where: str = DEMO_F
     """Validate decoded JSON ``data`` (assets looked up in ``folder``); raises :class:`DemoError`."""
     root = Path(folder)
     check = _Checker(root, where)
-    obj = check.obj(data, "the file", ("version", "steps"), ("created", "screen", "redacted"))
+    obj = check.obj(data, "the file", ("version", "steps"),
+                    ("created", "screen", "redacted", "appeared_at_end"))
     version = obj["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
         raise DemoError(
@@ -445,7 +522,8 @@ def parse_demo(data: Any, folder: str | os.PathLike[str], *, where: str = DEMO_F
     size = (check.integer(screen[0], "screen[0]", 0, 100_000),
             check.integer(screen[1], "screen[1]", 0, 100_000))
     redacted = check.boolean(obj.get("redacted", False), "redacted")
-    return Demo(steps, root, size, created, redacted, version)
+    appeared = _labels(check, obj.get("appeared_at_end", []), "appeared_at_end")
+    return Demo(steps, root, size, created, redacted, version, appeared)
 
 
 def load_demo(folder: str | os.PathLike[str]) -> Demo:

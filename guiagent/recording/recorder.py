@@ -4,7 +4,11 @@ A demo is a folder: ``demo.json`` (schema version :data:`SCHEMA_VERSION`) and PN
 ``assets/``. Every pointer step keeps what a replay needs to find its target after windows moved:
 the whole frame captured just *before* the press, template crops of several sizes around the
 point, the text under the point (OCR, done on the recorder's main thread, never the listener's)
-and the point's offset in its window (title and geometry of the X client window under it).
+and the point's offset in its window (title and geometry of the X client window under it). With
+``elements`` it also keeps the UI element under the point (from the accessibility tree when the
+application has one and it agrees with the frame, else from the frame's vision elements) with a
+target that names it alone on that screen, and the labels that appeared since the previous
+pointer step: what :mod:`guiagent.recording.codegen` writes tests from.
 
 Input is read with our own XRecord client (:mod:`guiagent.platform.x11.xrecord`, shared with
 the abort hotkey; pynput's listener is the same XRecord client, but its ``stop()`` blocks forever
@@ -40,13 +44,18 @@ from typing import Any, Literal
 import numpy as np
 
 from guiagent import keys as keynames
+from guiagent.elements.model import Element
+from guiagent.elements.query import normalize_label
+from guiagent.elements.snapshot import fuse
 from guiagent.errors import (
     GuiAgentError,
     RecordingError,
 )
 from guiagent.geometry import Box, Point, Size, crop_window
+from guiagent.platform.base import Accessibility
 from guiagent.platform.x11.windows import WindowInfo, client_window_under_pointer
 from guiagent.platform.x11.xrecord import KEY_AND_BUTTON_EVENTS, XRecordThread
+from guiagent.recording.codegen import element_query, new_labels
 from guiagent.recording.format import (
     _BUTTONS,
     _WHEEL,
@@ -56,6 +65,7 @@ from guiagent.recording.format import (
     ClickStep,
     Demo,
     DragStep,
+    ElementRef,
     KeyStep,
     MouseButtonName,
     PointerTarget,
@@ -84,8 +94,9 @@ class RecorderSettings:
     """``stop_hotkey`` ends the recording (it is not recorded); ``redact`` keeps text typed into
     password-like fields off the disk; ``frame_rate`` is how often the ring buffer of frames
     (``ring_size`` frames) is refreshed; ``template_sizes`` are the crop sides in frame pixels;
-    ``ocr`` reads the text under each point; ``text_flush`` seconds of no typing write the typed
-    text as a step (later typing extends it)."""
+    ``ocr`` reads the text under each point; ``elements`` finds the UI element under it (and the
+    labels that appeared); ``text_flush`` seconds of no typing write the typed text as a step
+    (later typing extends it)."""
 
     stop_hotkey: str = "ctrl+alt+r"
     redact: bool = False
@@ -94,6 +105,7 @@ class RecorderSettings:
     ring_size: int = 6
     template_sizes: tuple[int, ...] = (48, 96, 192)
     ocr: bool = True
+    elements: bool = False
     text_flush: float = 1.5
     double_click_time: float = 0.45
     double_click_distance: float = 6.0
@@ -183,12 +195,18 @@ class Recorder:
     """Records input on an X display into ``folder`` until :meth:`stop` (or the stop hotkey).
 
     ``with Recorder(folder) as recorder: recorder.run()`` — ``run`` blocks, writing each step as
-    it completes, and returns the :class:`Demo`. ``on_ready`` is called once listening started.
+    it completes, and returns the :class:`Demo`. ``on_ready`` is called once listening started;
+    ``on_change`` (on the recorder's thread) with the demo after every write.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], settings: RecorderSettings | None = None) -> None:
+    def __init__(self, folder: str | os.PathLike[str], settings: RecorderSettings | None = None, *,
+                 on_change: Callable[[Demo], None] | None = None) -> None:
         self.folder = Path(folder)
         self.settings = settings or RecorderSettings()
+        self._on_change = on_change
+        self._accessibility: Accessibility | None = None
+        self._last_vision: list[Element] | None = None  # vision elements of the last pointer frame
+        self._appeared_at_end: tuple[str, ...] = ()
         self._stop = threading.Event()
         self._stopped_by = ""
         self._events: queue.Queue[_RawEvent] = queue.Queue()
@@ -287,7 +305,15 @@ class Recorder:
         self._flush_text()
         if self._stopped_by == "SIGINT":
             self._drop_trailing_ctrl_c()
+        if self.settings.elements and self._last_vision is not None:
+            with self._ring_lock:
+                last = self._ring[-1] if self._ring else None
+            if last is not None:
+                self._appeared_at_end = new_labels(self._last_vision, self._vision(last))
         self._write()
+        if self._accessibility is not None:
+            self._accessibility.close()
+            self._accessibility = None
         for thread in self._threads:
             thread.join(timeout=2)
         self._threads.clear()
@@ -304,7 +330,7 @@ class Recorder:
     @property
     def demo(self) -> Demo:
         return Demo(tuple(self._steps), self.folder, self._screen_size, self._created,
-                    self.settings.redact)
+                    self.settings.redact, appeared_at_end=self._appeared_at_end)
 
     # -- frames --------------------------------------------------------------------------------
     def _capture_loop(self) -> None:
@@ -505,10 +531,13 @@ class Recorder:
         self._write()
 
     def _write(self) -> None:
+        demo = self.demo
         try:
-            write_demo(self.demo)
+            write_demo(demo)
         except OSError as exc:
             raise RecordingError(f"cannot write {self.folder / DEMO_FILE}: {exc}") from exc
+        if self._on_change is not None:
+            self._on_change(demo)
 
     def _drop_trailing_ctrl_c(self) -> None:
         """Ctrl+C in the recorder's terminal stopped it: that key press is not part of the task."""
@@ -540,8 +569,70 @@ class Recorder:
         text, offset = self._read_text(frame, point) if self.settings.ocr else (None, None)
         if self.settings.redact:
             self._last_context = self._read_context(frame, point)
+        element: ElementRef | None = None
+        appeared: tuple[str, ...] = ()
+        if self.settings.elements:
+            element, appeared = self._element_under(frame, event.point, text)
         return PointerTarget((event.point.x, event.point.y), frame_path, tuple(templates), text,
-                             offset, event.window)
+                             offset, event.window, element=element, appeared=appeared)
+
+    # -- elements (on the recorder's thread) ---------------------------------------------------
+    def _vision(self, frame: Frame) -> list[Element]:
+        from guiagent.elements.snapshot import vision_elements
+
+        try:
+            return vision_elements(frame)[0]
+        except GuiAgentError:
+            return []  # no OCR engine: no vision elements; the crops still name the target
+
+    def _tree(self, frame: Frame) -> list[Element]:
+        from guiagent.elements.snapshot import read_accessibility
+
+        if self._accessibility is None:
+            from guiagent.platform import current_platform
+
+            try:
+                self._accessibility = current_platform().accessibility(self.settings.display)
+            except GuiAgentError:
+                return []
+        return read_accessibility(self._accessibility, frame)[0]  # a dead bus is a note, not an error
+
+    def _element_under(self, frame: Frame, point: Point, text: str | None
+                       ) -> tuple[ElementRef | None, tuple[str, ...]]:
+        """The element under ``point`` on the frame from just before the press, named among the
+        others, and the labels new since the last pointer step.
+
+        The accessibility tree is read now, after the press reached the application: an element
+        of it under the point is trusted only when the frame agrees (the text under the point is
+        its label, or, for an icon-only control, its box looks the same now as before the press;
+        a menu item the click closed does not)."""
+        vision = self._vision(frame)
+        appeared = new_labels(self._last_vision, vision) if self._last_vision is not None else ()
+        self._last_vision = vision
+        with self._ring_lock:
+            now = self._ring[-1] if self._ring else None
+        tree: list[Element] = []
+        icon_only: list[Element] = []
+        for element in self._tree(frame):
+            if element.box.contains(point) and element.role not in _CONTAINERS:
+                agrees = _reads_as(text, element.name)
+                if not agrees and (text is not None or not element.name
+                                   or not _looks_unchanged(frame, now, element.box)):
+                    continue  # the tree changed under the point since the press
+                if not agrees:
+                    icon_only.append(element)
+            tree.append(element)
+        elements = fuse(tree, vision)
+        under = [e for e in elements if e.box.contains(point) and e.role not in _CONTAINERS]
+        if not under:
+            return None, appeared
+        best = min(under, key=lambda e: (not e.interactive, e.box.area))
+        visible = not (best.source == "a11y" and any(
+            e.box == best.box and e.name == best.name for e in icon_only))
+        box = best.box
+        return ElementRef(best.role, best.name, best.source, best.path,
+                          (round(box.left), round(box.top), round(box.width), round(box.height)),
+                          element_query(best, elements, visible=visible), visible), appeared
 
     def _ocr_grounder(self) -> Any:
         if self._ocr is None:
@@ -563,6 +654,30 @@ class Recorder:
         except GuiAgentError:
             return ""
         return " ".join(line.text for line in lines)
+
+
+_CONTAINERS = frozenset({"window", "dialog", "panel", "frame", "filler", "scroll pane", "menu bar",
+                         "toolbar", "table", "list", "document", "scroll bar", "page tab list"})
+
+
+def _reads_as(text: str | None, name: str) -> bool:
+    """Whether the text read under the point is the element's label (or a word of it)."""
+    if not text or not name.strip():
+        return False
+    a, b = normalize_label(text), normalize_label(name)
+    return bool(a) and (a == b or a in b or b in a)
+
+
+def _looks_unchanged(before: Frame, now: Frame | None, box: Box, tolerance: float = 24.0) -> bool:
+    """Whether ``box`` (screen) holds about the same pixels in both frames (a pressed button
+    shades a little; a closed menu or a new dialog changes it wholly)."""
+    if now is None or now.size != before.size:
+        return False
+    area = before.to_screen_transform.inverse().apply_box(box)
+    rows, cols = area.slices()
+    a = before.bgr()[rows, cols].astype(np.int16)
+    b = now.bgr()[rows, cols].astype(np.int16)
+    return a.size > 0 and float(np.abs(a - b).mean()) <= tolerance
 
 
 def _save_png(pixels: np.ndarray, path: Path) -> None:
@@ -683,12 +798,14 @@ class _InputListener(XRecordThread):
 
 
 def record(folder: str | os.PathLike[str], settings: RecorderSettings | None = None, *,
-           on_ready: Callable[[], None] | None = None) -> Demo:
+           on_ready: Callable[[], None] | None = None,
+           on_change: Callable[[Demo], None] | None = None) -> Demo:
     """Record until the stop hotkey, Ctrl+C (SIGINT) or SIGTERM; the demo is saved either way.
 
     Signal handlers are installed only when called from the main thread (and restored after).
+    ``on_change`` gets the demo after every write (``guiagent codegen`` writes its code there).
     """
-    recorder = Recorder(folder, settings)
+    recorder = Recorder(folder, settings, on_change=on_change)
     previous: dict[signal.Signals, Any] = {}
 
     def stop_on(name: str) -> Callable[[int, Any], None]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from guiagent.desktop.core import Desktop, DesktopTarget
 from guiagent.desktop.expect import ExpectationError, resolve_target
+from guiagent.elements.locate import locate as locate_element
 from guiagent.errors import CaptureError, GuiAgentError, TargetNotFound
 from guiagent.geometry import Box, BoxLike, as_box
 from guiagent.grounding.base import Match, TargetLike
@@ -142,14 +143,12 @@ class RecordedDesktop(Desktop):
         return frame
 
     def find(self, target: TargetLike, **options: Any) -> Match:
-        from guiagent.grounding import locate
-
         parsed, threshold = resolve_target(target, self.base_dir)
         if threshold is not None:
             options.setdefault("min_score", threshold)
         frame = self.capture()
         try:
-            match = locate(frame, parsed, **options)
+            match = locate_element(frame, parsed, accessibility=self.accessibility, **options)
         except TargetNotFound as exc:
             self.last_miss = (frame, exc)
             raise
