@@ -36,6 +36,15 @@ def test_parse_query(text: str, expected: ElementQuery) -> None:
     assert parse_query(text) == expected
 
 
+@pytest.mark.parametrize(("text", "label"), [
+    ("Close window", "Close window"),  # a label ending in a container word
+    ("Last active", "Last active"),  # an ordinal word that starts a label
+    ("Second opinion", "Second opinion"),
+])
+def test_words_that_only_look_like_roles_or_ordinals_stay_in_the_label(text: str, label: str) -> None:
+    assert parse_query(text) == ElementQuery(label)
+
+
 @pytest.mark.parametrize("text", ["the red button", "a big round icon", "", "   "])
 def test_looks_are_left_to_the_pixel_grounders(text: str) -> None:
     assert parse_query(text) is None

@@ -152,6 +152,10 @@ def _split_outside_quotes(text: str, pattern: re.Pattern[str]) -> tuple[str, str
 
 
 _ROLE_PATTERN = "|".join(sorted((re.escape(w) for w in ROLE_WORDS), key=len, reverse=True))
+# Containers and decoration are named as role words only in a relation or a window clause; at
+# the end of a label they are usually part of it ("Close window", "Page title", "Show image").
+_LABEL_TAIL_WORDS = frozenset({"window", "dialog", "panel", "pane", "title", "heading", "image",
+                               "picture"})
 _RELATION_SPLIT = re.compile(
     r"\s+(" + "|".join(sorted((re.escape(w) for w in _RELATIONS if w not in ("in", "inside", "within")),
                               key=len, reverse=True)) + r")\s+(?=\S)", re.IGNORECASE)
@@ -195,11 +199,22 @@ def parse_query(text: str) -> ElementQuery | None:
     return replace(query, window=window, relation=relation, anchor=anchor)
 
 
+def _names_which(had_article: bool, rest: str) -> bool:
+    """Whether a leading ordinal or position word picks among matches ("the last link", "the
+    second "OK"", "rightmost "+" button") rather than starting a label ("Last active")."""
+    rest = rest.strip()
+    return had_article or _unquote(rest)[1] or _ROLE_TAIL.search(rest) is not None or any(
+        q in rest[:1] for q in _QUOTES)
+
+
 def _parse_simple(text: str) -> ElementQuery | None:
+    had_article = _ARTICLES.match(text.strip()) is not None
     text = _ARTICLES.sub("", text.strip())
     ordinal: int | None = None
     position: Position | None = None
     picked = _PICK.match(text)
+    if picked is not None and not _unquote(text)[1] and not _names_which(had_article, picked.group("rest")):
+        picked = None  # "Last active", "First name": the word is part of the label
     if picked is not None and not _unquote(text)[1]:
         word = picked.group("word").lower()
         if word in _POSITIONS:
@@ -211,6 +226,8 @@ def _parse_simple(text: str) -> ElementQuery | None:
         text = picked.group("rest").strip()
     role: str | None = None
     tail = _ROLE_TAIL.search(text) if not _unquote(text)[1] else None
+    if tail is not None and tail.group(1).lower() in _LABEL_TAIL_WORDS and tail.start() > 0:
+        tail = None  # "Close window": a label, not a window named "Close"
     if tail is not None:
         role, text = ROLE_WORDS[tail.group(1).lower()], text[:tail.start()].strip()
     head = _ROLE_HEAD.match(text)
