@@ -137,3 +137,52 @@ def test_keys_and_programs_stay_what_they_were(command: str) -> None:
     from guiagent.agent.language import ClickStep, parse_commands
 
     assert not isinstance(parse_commands(command)[0], ClickStep)
+
+
+class _FakeAccessibility:
+    """An accessibility reader that answers with a fixed tree."""
+
+    def __init__(self, nodes: list[object]) -> None:
+        self.nodes = nodes
+
+    def unavailable_reason(self) -> None:
+        return None
+
+    def snapshot(self, **_: object) -> object:
+        from guiagent.platform.base import AccessibilityTree
+
+        return AccessibilityTree(tuple(self.nodes))  # type: ignore[arg-type]
+
+    def do_action(self, *_: object, **__: object) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def test_equally_good_tree_elements_are_settled_by_what_the_screen_shows() -> None:
+    """LibreOffice (gtk3) lists its menu bar twice; the copy lies over the toolbar. Reading the
+    label inside each box keeps the menu the screen really shows."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from guiagent import Frame
+    from guiagent.elements.locate import search_elements
+    from guiagent.platform.base import AccessibleNode
+
+    image = Image.new("RGB", (900, 300), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((12, 22), "File", fill="black",
+              font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 22))
+    draw.rectangle((14, 92, 44, 118), fill="#3465a4")  # a toolbar icon where the copy claims File
+    frame = Frame(np.asarray(image)[:, :, ::-1].copy())
+    shown = {"showing", "visible", "selectable"}
+    nodes = [
+        AccessibleNode("menu", "File", (0, 14, 80, 40), frozenset(shown), (0, 0), None, window="W"),
+        AccessibleNode("menu", "File", (0, 84, 80, 40), frozenset(shown), (1, 0), None, window="W"),
+    ]
+    query = parse_query("the File menu")
+    assert query is not None
+    search = search_elements(frame, query, accessibility=_FakeAccessibility(nodes), vision="never")
+    assert [r.element.box.top for r in search.picked] == [14]
+    assert any("show their label" in note for note in search.notes)

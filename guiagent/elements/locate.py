@@ -25,7 +25,7 @@ from guiagent.elements.query import (
     rank_elements,
 )
 from guiagent.elements.snapshot import read_accessibility, vision_elements
-from guiagent.errors import TargetNotFound
+from guiagent.errors import GuiAgentError, TargetNotFound
 from guiagent.geometry import Size
 from guiagent.grounding import locate_all as ground_all
 from guiagent.grounding.base import Candidate, Match, StageRecord, Target, TargetLike
@@ -78,6 +78,31 @@ def _resolve(elements: Sequence[Element], query: ElementQuery) -> tuple[list[Ran
     return ranked, pick(confident, query)
 
 
+def _shows_label(frame: Frame, element: Element) -> bool:
+    """Whether the element's own box, at full resolution, shows its name (OCR, exact text)."""
+    box = frame.to_screen_transform.inverse().apply_box(element.box).expanded(4)
+    inside = box.intersection(frame.bounds)
+    if inside is None or not element.name.strip():
+        return False
+    try:
+        ground_all(frame.crop(inside.integer()), f'"{element.name}"', grounder="ocr", ecp=False, limit=1)
+    except GuiAgentError:
+        return False
+    return True
+
+
+def confirm_on_pixels(frame: Frame, picked: list[Ranked]) -> tuple[list[Ranked], str]:
+    """Equally good accessibility elements, kept only where the screen shows their label.
+
+    Trees list things the screen does not show where they say (LibreOffice's gtk3 interface
+    lists its menu bar twice, the copy over the toolbar); reading each box settles the tie.
+    When none or all of them show it, the tie stands (an icon-only control shows no text)."""
+    shown = [r for r in picked if _shows_label(frame, r.element)]
+    if shown and len(shown) < len(picked):
+        return shown, f"pixels: {len(shown)} of {len(picked)} equally good elements show their label"
+    return picked, f"pixels: could not tell {len(picked)} equally good elements apart"
+
+
 def search_elements(frame: Frame, query: ElementQuery, *,
                     accessibility: Accessibility | None = None,
                     vision: VisionMode = "auto") -> ElementSearch:
@@ -89,6 +114,9 @@ def search_elements(frame: Frame, query: ElementQuery, *,
         a11y, a11y_notes = read_accessibility(accessibility, frame, window=query.window)
         notes += a11y_notes
         ranked, picked = _resolve(a11y, query)
+        if len(picked) > 1:
+            picked, confirm_note = confirm_on_pixels(frame, picked)
+            notes.append(confirm_note)
         if picked:
             return ElementSearch(query, tuple(picked), tuple(ranked), "a11y", tuple(notes),
                                  (time.perf_counter() - started) * 1000)

@@ -41,10 +41,17 @@ def elements_from_tree(tree: AccessibilityTree, frame: Frame | None = None) -> l
     or have no extents; a node's parent is its nearest kept ancestor."""
     visible = frame.screen_box if frame is not None else None
     kept: dict[int, Element] = {}
+    roots: dict[int, Box | None] = {}  # node index -> the box of its top-level window
     for index, node in enumerate(tree.nodes):
-        if node.box is None or node.box[2] <= 0 or node.box[3] <= 0:
+        parent_root = roots.get(node.parent) if node.parent is not None else None
+        own = Box(*node.box) if node.box is not None and node.box[2] > 0 and node.box[3] > 0 else None
+        roots[index] = own if node.parent is None else parent_root
+        if own is None:
             continue
-        box = Box(*node.box)
+        box = own
+        window_box = roots[index]
+        if node.parent is not None and window_box is not None and not window_box.contains(box.center):
+            continue  # placed outside its own window: the application reported it wrong
         if visible is not None:
             inside = box.intersection(visible)
             if inside is None or inside.area < 0.5 * box.area:

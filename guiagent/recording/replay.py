@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from guiagent.elements.locate import element_matches, search_elements
+from guiagent.elements.query import parse_query
 from guiagent.errors import DemoError, GuiAgentError, ReplayError, TargetNotFound
 from guiagent.geometry import Box, Point
 from guiagent.grounding.ecp import EcpSettings
@@ -52,7 +54,7 @@ from guiagent.screen.polling import poll_screen
 # -- replaying ----------------------------------------------------------------------------------
 
 
-Method = Literal["template", "text", "vlm", "raw", "keyboard"]
+Method = Literal["element", "template", "text", "vlm", "raw", "keyboard"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +270,9 @@ class Replayer:
 
     def _cascade(self, target: PointerTarget, frame: Frame, expected: list[Point],
                  attempt: _Attempt) -> _Found | None:
-        found = self._by_template(target, frame, expected, attempt)
+        found = self._by_element(target, frame)
+        if found is None:
+            found = self._by_template(target, frame, expected, attempt)
         if found is None and target.text:
             found = self._by_text(target, frame, expected, attempt)
         if found is None:
@@ -278,6 +282,23 @@ class Replayer:
             if frame.bounds.contains(point, inclusive=False):
                 found = _Found(point, 0.0, "raw", "recorded coordinates")
         return found
+
+    def _by_element(self, target: PointerTarget, frame: Frame) -> _Found | None:
+        """The recorded accessibility element, when the application still has one that alone
+        fits the recorded target (its whole label, or its role and label)."""
+        element = target.element
+        accessibility = getattr(self.desktop, "accessibility", None)
+        if element is None or element.source != "a11y" or not element.query or accessibility is None:
+            return None
+        query = parse_query(element.query)
+        if query is None:
+            return None
+        search = search_elements(frame, query, accessibility=accessibility, vision="never")
+        picked = [m for m in element_matches(frame, search) if m.score >= 0.95]
+        if search.source != "a11y" or len(picked) != 1:
+            return None
+        return _Found(picked[0].point, picked[0].score, "element",
+                      f"accessibility element {element.role} {element.name!r}")
 
     def _image(self, relative: str) -> np.ndarray:
         if relative not in self._images:
