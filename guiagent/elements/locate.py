@@ -25,7 +25,7 @@ from guiagent.elements.query import (
     rank_elements,
 )
 from guiagent.elements.snapshot import read_accessibility, vision_elements
-from guiagent.errors import GuiAgentError, TargetNotFound
+from guiagent.errors import GrounderUnavailable, GuiAgentError, TargetNotFound
 from guiagent.geometry import Size
 from guiagent.grounding import locate_all as ground_all
 from guiagent.grounding.base import Candidate, Match, StageRecord, Target, TargetLike
@@ -165,6 +165,13 @@ def locate_all(image: Any, target: TargetLike, *, accessibility: Accessibility |
             return element_matches(frame, search)[:max(limit, len(search.picked))]
     try:
         return ground_all(frame, target, limit=limit, **grounding)
+    except GrounderUnavailable as unavailable:
+        if query is None:
+            raise
+        # The words named an element (a role, a relation...), none fits, and the pixel
+        # grounders cannot read such words without a model: say both.
+        seen = "; ".join(search.notes) if search.notes else "no elements"
+        raise TargetNotFound(f"no UI element fits {query.describe()} ({seen}); {unavailable}") from None
     except TargetNotFound as missed:
         if query is None or vision == "never" or wants_vision(query):
             raise
