@@ -151,6 +151,26 @@ def element_matches(frame: Frame, search: ElementSearch) -> list[Match]:
     return matches
 
 
+def _pixels_disagree(frame: Frame, search: ElementSearch, query: ElementQuery,
+                     grounding: dict[str, Any]) -> list[Match] | None:
+    """When the one accessibility element picked does not show its label in its box but the
+    screen shows that label, exactly, elsewhere: the pixels' matches (some trees place boxes
+    wrong: Chromium at device scale 2 reports them at about twice their position). None when
+    the element stands (its box shows the label, or nothing on screen reads so: an icon)."""
+    element = search.picked[0].element
+    if search.source != "a11y" or len(search.picked) != 1 or not query.label or not element.name.strip():
+        return None
+    if _shows_label(frame, element):
+        return None
+    try:
+        found = ground_all(frame, f'"{element.name}"', grounder="ocr", limit=5,
+                           **{k: v for k, v in grounding.items() if k in ("ecp", "crop")})
+    except GuiAgentError:
+        return None
+    exact = [m for m in found if m.score >= 0.95]
+    return exact if len(exact) == 1 else None
+
+
 def locate_all(image: Any, target: TargetLike, *, accessibility: Accessibility | None = None,
                vision: VisionMode = "auto", limit: int = 5, **grounding: Any) -> list[Match]:
     """Every match for ``target``, best first: whole elements when one fits (equally good ones
@@ -162,6 +182,9 @@ def locate_all(image: Any, target: TargetLike, *, accessibility: Accessibility |
     if query is not None:
         search = search_elements(frame, query, accessibility=accessibility, vision=vision)
         if search.picked:
+            moved = _pixels_disagree(frame, search, query, grounding)
+            if moved is not None:
+                return moved
             return element_matches(frame, search)[:max(limit, len(search.picked))]
     try:
         return ground_all(frame, target, limit=limit, **grounding)
