@@ -85,6 +85,15 @@ class VirtualDisplay:
         return env
 
     def start(self) -> VirtualDisplay:
+        try:
+            return self._start_once()
+        except DisplayError:
+            # Another X server or compositor (Xwayland picks display numbers its own way) can
+            # take the number we were given between Xvfb's start and the window manager's:
+            # a second try on a new number settles that; a real problem fails again.
+            return self._start_once()
+
+    def _start_once(self) -> VirtualDisplay:
         if shutil.which("Xvfb") is None:
             raise DisplayError(
                 "Xvfb is not installed: `sudo apt-get install xvfb openbox xdotool` "
