@@ -24,6 +24,7 @@ from typing import Literal
 
 from guiagent.elements.model import Element
 from guiagent.geometry import Box
+from guiagent.grounding.textmatch import similarity
 
 Position = Literal["leftmost", "rightmost", "topmost", "bottommost"]
 RelationKind = Literal["left of", "right of", "above", "below", "next to", "inside"]
@@ -260,18 +261,6 @@ def normalize_label(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _edit_ratio(a: str, b: str) -> float:
-    if not a or not b:
-        return 0.0
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return 1.0 - prev[-1] / max(len(a), len(b))
-
-
 def label_score(label: str, name: str, *, exact: bool) -> tuple[float, str]:
     """How well an element's ``name`` carries ``label``: 1.0 the whole label, 0.85 whole words
     of a longer label, down to ~0.6 a fuzzy reading (never for one or two characters, and never
@@ -289,7 +278,7 @@ def label_score(label: str, name: str, *, exact: bool) -> tuple[float, str]:
         return (0.8 if exact else 0.85), "words of the label"
     if len(want) < 3 or (exact and len(want) < 5):
         return 0.0, ""
-    ratio = _edit_ratio(want, have)
+    ratio = similarity(want, have)  # 1 - edit distance / length, OCR look-alikes folded
     if ratio >= 0.8:
         return 0.55 + (ratio - 0.8), "close reading"  # 0.55 .. 0.75
     return 0.0, ""
