@@ -13,9 +13,9 @@ from guiagent import Frame, Point, Size
 from guiagent.errors import TargetNotFound
 from guiagent.geometry import Box
 from guiagent.grounding import locate, locate_all
-from guiagent.grounding.base import Candidate
+from guiagent.grounding.base import Candidate, Target
 from guiagent.grounding.ecp import group_candidates, group_window, tile_windows
-from guiagent.grounding.template import TemplateError
+from guiagent.grounding.template import TemplateError, TemplateGrounder
 
 
 def button_grid(cols: int = 12, rows: int = 6) -> tuple[np.ndarray, dict[str, Box]]:
@@ -62,7 +62,7 @@ def test_ecp_agrees_with_single_stage_and_is_faster() -> None:
     assert ecp_s < single_s
 
 
-@pytest.mark.parametrize("scale", [0.75, 1.5, 2.0])
+@pytest.mark.parametrize("scale", [0.5, 0.75, 1.5, 2.0])
 def test_template_recorded_at_another_dpi(scale: float) -> None:
     image, boxes = button_grid(cols=6, rows=3)
     template = cv2.resize(cut(image, boxes["42"]), None, fx=scale, fy=scale,
@@ -70,6 +70,143 @@ def test_template_recorded_at_another_dpi(scale: float) -> None:
     match = locate(image, template)
     assert boxes["42"].contains(match.point)
     assert match.box is not None and abs(match.box.width - 211) < 20
+
+
+def test_template_recorded_at_half_scale_on_a_2x_screen() -> None:
+    """A button captured at half the size it has on this screen (another OS's scale)."""
+    image, boxes = button_grid(cols=6, rows=3)
+    small = cv2.resize(cut(image, boxes["31"]), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    match = locate(image, small)
+    assert boxes["31"].contains(match.point)
+    assert match.box is not None and abs(match.box.width - 211) < 12
+
+
+def icon_row(colours: list[tuple[int, int, int]],
+             background: tuple[int, int, int] = (245, 245, 245)) -> tuple[np.ndarray, list[Box]]:
+    """A 4K frame with one ringed-cross icon per colour, all the same shape."""
+    image = np.full((2160, 3840, 3), background, np.uint8)
+    boxes = []
+    for i, colour in enumerate(colours):
+        x, y = 500 + 300 * i, 900
+        cv2.circle(image, (x + 24, y + 24), 20, colour, 4)
+        cv2.line(image, (x + 10, y + 24), (x + 38, y + 24), colour, 4)
+        boxes.append(Box(x, y, 48, 48))
+    return image, boxes
+
+
+RED, GREEN, BLUE, ORANGE = (40, 40, 210), (60, 170, 50), (210, 80, 40), (30, 130, 230)
+
+
+@pytest.mark.parametrize("wanted", range(4))
+def test_colour_lookalikes_are_told_apart(wanted: int) -> None:
+    """Same shape, another colour: gray correlation cannot tell them apart, the verdict can."""
+    image, boxes = icon_row([RED, GREEN, BLUE, ORANGE])
+    template = cut(image, boxes[wanted], margin=2)
+    match = locate(image, template)
+    assert boxes[wanted].contains(match.point)
+    assert match.score > 0.99
+
+
+def test_an_icon_in_another_colour_is_not_a_match() -> None:
+    image, _boxes = icon_row([RED, GREEN])
+    blue, blue_boxes = icon_row([BLUE])
+    template = cut(blue, blue_boxes[0], margin=2)
+    with pytest.raises(TargetNotFound) as info:
+        locate(image, template)
+    assert info.value.best_score is not None and info.value.best_score < 0.8
+    # Ignoring colour, the same shape matches: the verdict is what rejects it.
+    gray = locate(image, template, grounder=TemplateGrounder(colour=False))
+    assert gray.score > 0.95
+
+
+def ring_cutout(size: int = 48, margin: int = 0) -> np.ndarray:
+    """A BGRA icon (a blue disc with a white bar), transparent around the disc."""
+    side = size + 2 * margin
+    bgra = np.zeros((side, side, 4), np.uint8)
+    centre = (side // 2, side // 2)
+    cv2.circle(bgra, centre, size // 2 - 2, (*BLUE, 255), -1)
+    cv2.line(bgra, (centre[0] - size // 3, centre[1]), (centre[0] + size // 3, centre[1]),
+             (250, 250, 250, 255), 6)
+    return bgra
+
+
+def paste(image: np.ndarray, bgra: np.ndarray, x: int, y: int) -> None:
+    h, w = bgra.shape[:2]
+    opaque = bgra[:, :, 3:] > 0
+    image[y : y + h, x : x + w] = np.where(opaque, bgra[:, :, :3], image[y : y + h, x : x + w])
+
+
+def busy_background() -> np.ndarray:
+    """A wallpaper: colour gradients and soft blobs (not flat, unlike the icon's old one)."""
+    rng = np.random.default_rng(3)
+    noise = rng.integers(0, 255, (2160 // 64, 3840 // 64, 3), np.uint8)
+    return cv2.resize(noise, (3840, 2160), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize("margin", [0, 8, 40])
+def test_transparent_template_matches_on_any_background(margin: int) -> None:
+    """Only the opaque pixels count; with margin=40 the template is ~88% transparent."""
+    icon = ring_cutout(margin=margin)
+    transparent = 1 - float((icon[:, :, 3] > 0).mean())
+    assert transparent > {0: 0.2, 8: 0.4, 40: 0.85}[margin]
+    image = busy_background()
+    paste(image, icon, 1700, 1100)
+    side = icon.shape[0]
+    match = locate(image, icon)
+    assert match.box == Box(1700, 1100, side, side)
+    assert match.score > 0.8
+    # Without its alpha channel the same pixels (transparent = black) are not found there.
+    opaque_only = icon[:, :, :3].copy()
+    with pytest.raises(TargetNotFound):
+        locate(image, opaque_only)
+
+
+def test_transparent_template_in_the_wrong_colour_is_rejected() -> None:
+    icon = ring_cutout()
+    recoloured = icon.copy()
+    # Orange puts the disc's contrast with the bar in other channels than blue does.
+    recoloured[:, :, :3] = np.where(icon[:, :, :3] == np.array(BLUE, np.uint8), np.array(ORANGE, np.uint8),
+                                    icon[:, :, :3])
+    image = busy_background()
+    paste(image, recoloured, 900, 500)
+    with pytest.raises(TargetNotFound):
+        locate(image, icon)
+
+
+def test_fully_transparent_template_is_refused() -> None:
+    icon = np.zeros((40, 40, 4), np.uint8)
+    icon[10:12, 10:12] = 255  # 4 opaque pixels
+    with pytest.raises(TemplateError, match="transparent"):
+        locate(busy_background(), icon)
+
+
+def test_targets_keep_the_alpha_channel(tmp_path: Any) -> None:
+    from PIL import Image
+
+    icon = ring_cutout()
+    path = tmp_path / "icon.png"
+    cv2.imwrite(str(path), icon)
+    for target in (Target.parse(str(path)), Target.parse(icon),
+                   Target.parse(Image.fromarray(cv2.cvtColor(icon, cv2.COLOR_BGRA2RGBA)))):
+        assert target.mask is not None and target.image is not None
+        assert np.array_equal(target.mask, icon[:, :, 3])
+        assert np.array_equal(target.image, icon[:, :, :3])
+    # A uniform alpha channel (a screen capture's) is no transparency.
+    opaque = np.dstack([icon[:, :, :3], np.zeros(icon.shape[:2], np.uint8)])
+    assert Target.parse(opaque).mask is None
+    assert Target.parse(Frame(opaque)).mask is None
+
+
+def test_absent_template_is_a_fast_no_without_a_tiled_search() -> None:
+    """Stage 1 scans every position and scale, so nothing is left for tiles to find."""
+    image, boxes = button_grid()
+    template = cut(image, boxes["10"])
+    template[12:58, 10:200] = 200  # the button, with another label
+    cv2.putText(template, "Quit", (25, 47), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (20, 20, 20), 2)
+    with pytest.raises(TargetNotFound) as info:
+        locate(image, template)
+    stages = {s.name for m in getattr(info.value, "matches", []) for s in m.stages}
+    assert not stages & {"tiled", "finer"}
 
 
 def test_find_all_instances() -> None:

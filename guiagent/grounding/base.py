@@ -30,8 +30,10 @@ class Target:
     """What to find.
 
     ``text``: visible text; ``exact`` when the user quoted it ("Save" means exactly Save, in
-    any case). ``image``: a template (BGR pixels). ``description``: free-form words ("the gear
-    icon left of Help") that may need a model; OCR can still try it when it plainly names text.
+    any case). ``image``: a template (BGR pixels); ``mask``: its alpha channel (0 transparent ..
+    255 opaque) when it has transparency, else None. ``description``: free-form words ("the
+    gear icon left of Help") that may need a model; OCR can still try it when it plainly names
+    text.
     """
 
     kind: TargetKind
@@ -39,15 +41,19 @@ class Target:
     exact: bool = False
     image: np.ndarray | None = None
     source: str = ""  # how the user wrote it, for messages
+    mask: np.ndarray | None = None
 
     @classmethod
     def parse(cls, value: TargetLike) -> Target:
         """A Target from a string (quoted text / image path / description), array, PIL image."""
         if isinstance(value, Target):
             return value
-        if isinstance(value, (np.ndarray, Frame)) or _is_pil(value):
-            frame = Frame.load(value)
-            return cls("image", image=frame.bgr(), source="<image>")
+        if isinstance(value, Frame):  # a capture: its alpha channel means nothing
+            return cls("image", image=value.bgr(), source="<image>")
+        if isinstance(value, np.ndarray):
+            return cls.from_pixels(value, "<image>")
+        if _is_pil(value):
+            return cls.from_pixels(_pil_pixels(value), "<image>")
         if isinstance(value, os.PathLike):
             return cls.from_image_path(Path(value))
         if not isinstance(value, str):
@@ -70,7 +76,18 @@ class Target:
     @classmethod
     def from_image_path(cls, path: Path) -> Target:
         frame = Frame.load(path)  # raises ImageLoadError with the path when missing/corrupt
-        return cls("image", image=frame.bgr(), source=str(path))
+        return cls.from_pixels(frame.pixels, str(path))
+
+    @classmethod
+    def from_pixels(cls, pixels: np.ndarray, source: str = "<image>") -> Target:
+        """An image target from gray, BGR or BGRA pixels; a BGRA image's alpha channel becomes
+        ``mask`` unless it is uniform (then every pixel counts, as in a screen capture)."""
+        frame = Frame.load(pixels)
+        alpha = frame.pixels[:, :, 3] if frame.pixels.shape[2] == 4 else None
+        if alpha is not None and int(alpha.min()) == int(alpha.max()):
+            alpha = None
+        mask = None if alpha is None else np.ascontiguousarray(alpha)
+        return cls("image", image=frame.bgr(), source=source, mask=mask)
 
     @classmethod
     def from_text(cls, text: str, *, exact: bool = False) -> Target:
@@ -89,6 +106,14 @@ class Target:
 TargetLike: TypeAlias = "Target | str | os.PathLike[str] | np.ndarray | Frame | PILImage"
 """What ``locate`` and friends accept as a target: quoted text (``'"Save"'``), a description,
 an image path, BGR(A) pixels, a Frame, a PIL image, or a parsed :class:`Target`."""
+
+
+def _pil_pixels(image: Any) -> np.ndarray:
+    """BGR(A) pixels of a PIL image, keeping its transparency."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    rgb = np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    order = [2, 1, 0, 3] if has_alpha else [2, 1, 0]
+    return np.ascontiguousarray(rgb[:, :, order])
 
 
 def _is_pil(value: Any) -> bool:
