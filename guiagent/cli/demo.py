@@ -11,7 +11,7 @@ from pathlib import Path
 from guiagent.desktop.core import Desktop
 from guiagent.errors import DisplayError
 from guiagent.geometry import Box, Point
-from guiagent.platform import current_platform
+from guiagent.platform import platform_for
 from guiagent.screen.annotate import GREEN, RED, Mark, save_annotated
 from guiagent.screen.display import VirtualDisplay
 from guiagent.screen.polling import wait_until
@@ -25,7 +25,7 @@ ANSWER = "the answer is 42"
 def _window_box(display: VirtualDisplay, title: str, timeout: float = 15.0) -> Box:
     """The screen box of the window titled ``title`` once the window manager shows it (a window
     can be listed for a moment at 0,0 and 1x1, before it is placed)."""
-    windows = current_platform().windows(display.name)
+    windows = platform_for(display.name).windows(display.name)
     try:
         def placed() -> bool:
             return any(w.title == title and w.box[2] > 1 and w.box[3] > 1 for w in windows.all())

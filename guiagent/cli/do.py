@@ -95,9 +95,9 @@ def window_region(display: str | None, title: str, region: Any) -> Any:
     """The screen box of the one window whose title contains ``title`` (within ``region``)."""
     from guiagent.errors import OutOfBoundsError, TargetNotFound
     from guiagent.geometry import Box
-    from guiagent.platform import current_platform, windows_titled
+    from guiagent.platform import platform_for, windows_titled
 
-    windows = current_platform().windows(display)
+    windows = platform_for(display).windows(display)
     try:
         found = windows_titled(windows, title)
         if len(found) != 1:

@@ -30,7 +30,7 @@ from guiagent.input.actions import (
     key_action,
 )
 from guiagent.input.backends import MouseButton, ScrollDirection
-from guiagent.platform import Accessibility, current_platform
+from guiagent.platform import Accessibility, platform_for
 from guiagent.screen.capture import Frame, Screen
 from guiagent.screen.display import VirtualDisplay
 from guiagent.screen.polling import poll_screen, wait_until_still
@@ -93,7 +93,7 @@ class Desktop:
         platform has none); whether the bus answers is checked on each use."""
         if self._use_accessibility and self._accessibility is None:
             try:
-                self._accessibility = current_platform(self._environ()).accessibility(
+                self._accessibility = platform_for(self.display_name, self._environ()).accessibility(
                     self.display_name)
             except PlatformUnsupported:
                 self._use_accessibility = False

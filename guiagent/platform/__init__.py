@@ -1,6 +1,6 @@
 """The platform seam: which operating-system services guiagent uses, chosen by session type.
 
-``current_platform()`` picks the implementation from the session (``$GUIAGENT_PLATFORM``
+``platform_for(display)`` picks the implementation from the display and session (``$GUIAGENT_PLATFORM``
 overrides: ``x11``, ``wayland``, ``windows``, ``macos``). X11 is complete; on the others each
 service that has no implementation yet raises :class:`~guiagent.errors.PlatformUnsupported`
 naming what works there and what to do instead.
@@ -49,7 +49,6 @@ __all__ = [
     "UnicodeTypist",
     "WindowInfo",
     "WindowList",
-    "current_platform",
     "input_injector",
     "platform_for",
     "screen_capture",
@@ -111,11 +110,6 @@ _FACTORIES: dict[str, Callable[[], Platform]] = {
     "windows": _pynput_based("windows"),
     "macos": _pynput_based("macos"),
 }
-
-
-def current_platform(environ: Mapping[str, str] | None = None) -> Platform:
-    """The platform implementation for this session (see :func:`session_type`)."""
-    return _FACTORIES[session_type(environ)]()
 
 
 def session_type_for(display: str | None, environ: Mapping[str, str] | None = None) -> str:

@@ -589,10 +589,10 @@ class Recorder:
         from guiagent.elements.snapshot import read_accessibility
 
         if self._accessibility is None:
-            from guiagent.platform import current_platform
+            from guiagent.platform import platform_for
 
             try:
-                self._accessibility = current_platform().accessibility(self.settings.display)
+                self._accessibility = platform_for(self.settings.display).accessibility(self.settings.display)
             except GuiAgentError:
                 return []
         return read_accessibility(self._accessibility, frame)[0]  # a dead bus is a note, not an error

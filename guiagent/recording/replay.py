@@ -34,7 +34,7 @@ from guiagent.elements.query import parse_query
 from guiagent.errors import DemoError, GuiAgentError, ReplayError, TargetNotFound
 from guiagent.geometry import Box, Point
 from guiagent.grounding.ecp import EcpSettings
-from guiagent.platform import WindowInfo, WindowList, current_platform
+from guiagent.platform import WindowInfo, WindowList, platform_for
 from guiagent.recording.format import (
     ClickStep,
     Demo,
@@ -267,7 +267,7 @@ class Replayer:
 
     def _windows(self, title: str) -> list[WindowInfo]:
         if self._windows_list is None:
-            self._windows_list = current_platform().windows(self.desktop.display_name)
+            self._windows_list = platform_for(self.desktop.display_name).windows(self.desktop.display_name)
         return [window for window in self._windows_list.all() if window.title == title]
 
     def _cascade(self, target: PointerTarget, frame: Frame, expected: list[Point],
