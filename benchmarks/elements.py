@@ -76,6 +76,7 @@ from guiagent.elements.snapshot import take_snapshot  # noqa: E402
 from guiagent.errors import AmbiguousTarget, TargetNotFound  # noqa: E402
 from guiagent.grounding import locate_all as pixels_locate_all  # noqa: E402
 from guiagent.platform.atspi import AtspiAccessibility  # noqa: E402
+from guiagent.platform.x11.windows import X11Windows  # noqa: E402
 
 SIZE = (3840, 2160)
 PAGES = HERE / "elements_pages"
@@ -168,6 +169,11 @@ def target_of(instruction: str) -> TargetRef:
     return step.target
 
 
+# The display's window list, as a Desktop passes it: places vision elements and OCR in windows
+# for "... in the Y window" (the "after" arms; "before" is the pixel grounders alone).
+WINDOW_LIST: X11Windows | None = None
+
+
 def predict(arm: str, frame: Frame, ref: TargetRef,
             reader: AtspiAccessibility | None) -> tuple[str, Point | None, str, float, str]:
     """(status, screen point, source, ms, detail) of one arm on one target."""
@@ -177,7 +183,8 @@ def predict(arm: str, frame: Frame, ref: TargetRef,
             matches = pixels_locate_all(frame, ref.spec, limit=5)
         else:
             matches = elements_locate.locate_all(
-                frame, ref.spec, accessibility=reader if arm == "after, a11y" else None, limit=5)
+                frame, ref.spec, accessibility=reader if arm == "after, a11y" else None,
+                windows=WINDOW_LIST, limit=5)
         match = _pick(ref, matches)
     except AmbiguousTarget as exc:
         return "ambiguous", None, "", (time.perf_counter() - started) * 1000, str(exc)[:160]
@@ -803,7 +810,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if only - {"none"}:
         with VirtualDisplay(SIZE, accessibility=True) as vd:
+            global WINDOW_LIST
             reader = AtspiAccessibility(vd.name)
+            WINDOW_LIST = X11Windows(vd.name)
             try:
                 for name, run in (
                     ("chromium", lambda: run_chromium(vd, reader, scales, themes)),
@@ -823,6 +832,7 @@ def main(argv: list[str] | None = None) -> int:
                               flush=True)
             finally:
                 reader.close()
+                WINDOW_LIST.close()
     if args.json:
         args.json.write_text(json.dumps({"outcomes": [vars(r) for r in RESULTS],
                                          "snapshot": SNAPSHOT_TIMES, "steps": STEP_TIMES},

@@ -138,6 +138,9 @@ class Box:
         return Box(self.left - margin, self.top - margin, self.width + 2 * margin,
                    self.height + 2 * margin)
 
+    def offset(self, dx: float, dy: float) -> Box:
+        return Box(self.left + dx, self.top + dy, self.width, self.height)
+
     def integer(self) -> Box:
         """The smallest box on whole pixels that covers this one."""
         left, top = math.floor(self.left), math.floor(self.top)

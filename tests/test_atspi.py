@@ -157,14 +157,19 @@ PAGE = """<!doctype html><html><head><title>Widgets</title></head><body style="f
 </body></html>"""
 
 
+@pytest.mark.parametrize("device_scale", ["1", "2"])
 def test_chromium_page_elements(display: guiagent.VirtualDisplay, reader: AtspiAccessibility,
-                                tmp_path: Path) -> None:
+                                tmp_path: Path, device_scale: str) -> None:
+    """Page elements at their drawn place, at device scale 1 and 2 (where Chromium reports the
+    page's extents at twice their place: the reader divides them back)."""
     needs("chromium")
     page = tmp_path / "page.html"
     page.write_text(PAGE)
     app = display.launch(["chromium", "--no-sandbox", "--disable-gpu", "--no-first-run",
                           "--disable-background-networking", "--disable-component-update",
                           "--disable-sync", "--force-renderer-accessibility",
+                          f"--force-device-scale-factor={device_scale}",
+                          "--window-position=700,300", "--window-size=900,700",
                           f"--user-data-dir={tmp_path / 'profile'}", page.as_uri()])
     try:
         check, tree = settled(reader, named("Show grid", "check box"), timeout=90,
@@ -252,3 +257,14 @@ def test_budget_truncates_and_stopped_app_is_skipped(display: guiagent.VirtualDi
     finally:
         end_program(calculator)
         end_program(editor)
+
+
+def test_web_content_reported_at_device_scale_is_put_back_in_its_window() -> None:
+    from guiagent.platform.atspi.screen import divided, overscale
+
+    window = (1950, 40, 1880, 2080)
+    assert overscale((3900, 80, 3760, 4160), window) == 2.0  # measured: Chromium at scale 2
+    assert divided((4492, 234, 372, 126), 2.0) == (2246, 117, 186, 63)
+    assert overscale((1950, 120, 1880, 2000), window) == 1.0  # inside already
+    assert overscale((1950, 3000, 1880, 900), window) == 1.0  # scrolled away: no k fits
+    assert overscale((300, 600, 1500, 1500), (200, 400, 1000, 1000)) == 1.5

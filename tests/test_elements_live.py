@@ -64,3 +64,34 @@ def test_one_character_buttons_through_the_accessibility_tree(a11y_display: Virt
         with pytest.raises(guiagent.TargetNotFound):
             desktop.find("the Frobnicate button", grounder="auto", min_score=0.99)
         desktop.end_launched()
+
+
+def test_in_the_named_window_without_accessibility(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+    """Two windows show the same buttons: "... in the Y window" picks the one in that window
+    from the window list, with no accessibility tree (vision elements and OCR alone)."""
+    from tests.conftest import start_probe
+
+    apps = {title: start_probe(vdisplay, tmp_path / f"{title}.jsonl", "--title", title,
+                               "--buttons", "Save,Open", "--font-size", "14", geometry=geometry)
+            for title, geometry in (("Invoices", "900x500+200+150"),
+                                    ("Customers", "900x500+1500+400"))}
+    try:
+        for app in apps.values():
+            app.wait_for(lambda ev: any(e["event"] == "ready" for e in ev), what="a probe window")
+        with Desktop(vdisplay, accessibility=False, abort_hotkey=None, failsafe=False) as desktop:
+            desktop.wait_still(quiet=0.5, timeout=10)
+            both = desktop.find_all('"Save"')  # two equally good buttons: the window decides
+            assert len(both) >= 2 and both[1].score >= both[0].score - 0.02
+            desktop.click('"Save" in the Customers window')
+            apps["Customers"].wait_for(lambda ev: any(e["event"] == "button" for e in ev),
+                                       what="Save pressed in Customers")
+            report = guiagent.do(desktop, "click Open in the Invoices window")
+            assert report.ok, report.summary()
+            apps["Invoices"].wait_for(lambda ev: any(e.get("label") == "Open" for e in ev),
+                                      what="Open pressed in Invoices")
+        pressed = {title: [e["label"] for e in app.events("button")] for title, app in apps.items()}
+        assert pressed == {"Invoices": ["Open"], "Customers": ["Save"]}
+    finally:
+        for app in apps.values():
+            app.process.terminate()
+            app.process.wait(5)

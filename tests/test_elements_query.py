@@ -98,6 +98,20 @@ def test_role_and_control_break_ties_between_equal_labels() -> None:
     assert pick(rank_elements(elements, plain), plain)[0].element.ref == "e2"  # the control wins
 
 
+def test_a_displays_content_is_not_a_button_label() -> None:
+    """galculator's display reads "0" like the "0" button; what OCR reads in a field is its
+    content, so the button wins, and the field still beats a static label of that text."""
+    elements = [_e("e1", "text field", "0", 10, 10), _e("e2", "button", "0", 10, 200),
+                _e("e3", "label", "0", 10, 400)]
+    query = parse_query('"0"')
+    assert query is not None
+    assert [r.element.ref for r in pick(rank_elements(elements, query), query)] == ["e2"]
+    fields = parse_query('"0"')
+    assert fields is not None
+    without_button = [elements[0], elements[2]]
+    assert [r.element.ref for r in pick(rank_elements(without_button, fields), fields)] == ["e1"]
+
+
 def test_window_and_relation() -> None:
     elements = [
         _e("e1", "button", "Save", 10, 10, window="Settings"),

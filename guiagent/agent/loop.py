@@ -486,7 +486,8 @@ class Agent:
             for ref in refs:
                 try:
                     matches = locate_all(frame, ref.spec, grounder=self.options.grounder, limit=5,
-                                         accessibility=self.desktop.accessibility)
+                                         accessibility=self.desktop.accessibility,
+                                         windows=self.desktop.windows)
                 except TargetNotFound as exc:
                     state.failed_matches = list(getattr(exc, "matches", []))
                     raise
@@ -593,7 +594,7 @@ class Agent:
             started = time.perf_counter()
             try:
                 match = locate(frame, step.target.spec, grounder=self.options.grounder,
-                               accessibility=self.desktop.accessibility)
+                               accessibility=self.desktop.accessibility, windows=self.desktop.windows)
             except TargetNotFound:
                 match = None
             finally:

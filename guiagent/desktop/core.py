@@ -30,7 +30,7 @@ from guiagent.input.actions import (
     key_action,
 )
 from guiagent.input.backends import MouseButton, ScrollDirection
-from guiagent.platform import Accessibility, platform_for
+from guiagent.platform import Accessibility, WindowList, platform_for
 from guiagent.screen.capture import Frame, Screen
 from guiagent.screen.display import VirtualDisplay
 from guiagent.screen.polling import poll_screen, wait_until_still
@@ -71,6 +71,8 @@ class Desktop:
         self.display_name: str | None = display or os.environ.get("DISPLAY")
         self._use_accessibility = accessibility
         self._accessibility: Accessibility | None = None
+        self._windows: WindowList | None = None
+        self._windows_unsupported = False
         self.monitor = monitor
         self.screen = Screen(self.display_name, scale=scale)
         region = as_box(allowed_region) if allowed_region is not None else None
@@ -99,6 +101,18 @@ class Desktop:
                 self._use_accessibility = False
         return self._accessibility
 
+    @property
+    def windows(self) -> WindowList | None:
+        """The platform's list of top-level windows on this display (None where it has none):
+        places what the pixels show in windows, for targets like "Save in the Editor window"."""
+        if self._windows is None and not self._windows_unsupported:
+            try:
+                self._windows = platform_for(self.display_name, self._environ()).windows(
+                    self.display_name)
+            except PlatformUnsupported:
+                self._windows_unsupported = True
+        return self._windows
+
     def _environ(self) -> dict[str, str]:
         return {**os.environ, **self._display_env}
 
@@ -106,12 +120,13 @@ class Desktop:
         """Locate ``target`` on a fresh capture: the application's own element when one fits
         (accessibility tree, then vision elements), else ECP grounding of the pixels. Raises
         TargetNotFound; ``Match.screen_point`` is where to click."""
-        return locate_element(self.capture(), target, accessibility=self.accessibility, **options)
+        return locate_element(self.capture(), target, accessibility=self.accessibility,
+                              windows=self.windows, **options)
 
     def find_all(self, target: TargetLike, *, limit: int = 5, **options: Any) -> list[Match]:
         """Every match for ``target`` on a fresh capture, best first (see :meth:`find`)."""
         return locate_all_elements(self.capture(), target, accessibility=self.accessibility,
-                                   limit=limit, **options)
+                                   windows=self.windows, limit=limit, **options)
 
     def snapshot(self, *, window: str | None = None, interactive_only: bool = False,
                  budget: int = 2000) -> Snapshot:
@@ -138,7 +153,8 @@ class Desktop:
         def look(frame: Frame) -> tuple[Match | None] | None:
             nonlocal best
             try:
-                match = locate_element(frame, parsed, accessibility=self.accessibility, **options)
+                match = locate_element(frame, parsed, accessibility=self.accessibility,
+                                       windows=self.windows, **options)
             except TargetNotFound as exc:
                 if exc.best_score is not None:
                     best = exc.best_score if best is None else max(best, exc.best_score)
@@ -261,6 +277,8 @@ class Desktop:
         self.end_launched()
         if self._accessibility is not None:
             self._accessibility.close()
+        if self._windows is not None:
+            self._windows.close()
         self.executor.close()
         self.screen.close()
 

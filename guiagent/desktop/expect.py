@@ -237,7 +237,7 @@ class Expectation:
         try:
             # Elements first (the desktop's accessibility tree, vision elements), then pixels.
             match = locate(frame, target, accessibility=getattr(self.desktop, "accessibility", None),
-                           **options)
+                           windows=getattr(self.desktop, "windows", None), **options)
         except TargetNotFound as exc:
             matches = list(getattr(exc, "matches", []) or [])
             return _Look(False, frame, matches=matches, best=exc.best_score)

@@ -9,9 +9,10 @@ targets with a role word, an ordinal or a relation — or when OCR alone finds n
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from guiagent.elements.model import Element
@@ -24,12 +25,12 @@ from guiagent.elements.query import (
     pick,
     rank_elements,
 )
-from guiagent.elements.snapshot import read_accessibility, vision_elements
+from guiagent.elements.snapshot import list_windows, read_accessibility, vision_elements
 from guiagent.errors import GrounderUnavailable, GuiAgentError, TargetNotFound
-from guiagent.geometry import Size
+from guiagent.geometry import Box, Size
 from guiagent.grounding import locate_all as ground_all
 from guiagent.grounding.base import Candidate, Match, StageRecord, Target, TargetLike
-from guiagent.platform.base import Accessibility
+from guiagent.platform.base import Accessibility, WindowInfo, WindowList
 from guiagent.screen.capture import Frame
 
 MIN_ELEMENT_SCORE = 0.8  # below this an element is not trusted over the pixel grounders
@@ -104,9 +105,10 @@ def confirm_on_pixels(frame: Frame, picked: list[Ranked]) -> tuple[list[Ranked],
 
 
 def search_elements(frame: Frame, query: ElementQuery, *,
-                    accessibility: Accessibility | None = None,
+                    accessibility: Accessibility | None = None, windows: WindowList | None = None,
                     vision: VisionMode = "auto") -> ElementSearch:
-    """Find the elements ``query`` means on ``frame``: accessibility first, then vision."""
+    """Find the elements ``query`` means on ``frame``: accessibility first, then vision
+    (placed in ``windows``, the desktop's window list, for "... in the Y window")."""
     started = time.perf_counter()
     notes: list[str] = []
     ranked: list[Ranked] = []
@@ -120,9 +122,10 @@ def search_elements(frame: Frame, query: ElementQuery, *,
         if picked:
             return ElementSearch(query, tuple(picked), tuple(ranked), "a11y", tuple(notes),
                                  (time.perf_counter() - started) * 1000)
-    if vision == "always" or (vision == "auto" and wants_vision(query)):
-        found, vision_notes = vision_elements(frame)
-        notes += vision_notes
+    if vision == "always" or (vision == "auto" and (wants_vision(query) or query.window)):
+        listed, window_notes = list_windows(windows) if query.window else ([], [])
+        found, vision_notes = vision_elements(frame, windows=listed)
+        notes += window_notes + vision_notes
         vision_ranked, picked = _resolve(found, query)
         ranked = sorted(ranked + vision_ranked, key=lambda r: -r.score)
         if picked:
@@ -173,21 +176,64 @@ def _pixels_disagree(frame: Frame, search: ElementSearch, query: ElementQuery,
     return exact if len(exact) == 1 else None
 
 
+def _moved_match(match: Match, dx: float, dy: float) -> Match:
+    """A match found in a crop, in the pixels of the frame the crop was taken from."""
+    def box(b: Box | None) -> Box | None:
+        return None if b is None else b.offset(dx, dy)
+
+    stages = tuple(replace(
+        s, candidates=tuple(replace(c, point=c.point.offset(dx, dy), box=box(c.box))
+                            for c in s.candidates),
+        windows=tuple(w.offset(dx, dy) for w in s.windows)) for s in match.stages)
+    return replace(match, point=match.point.offset(dx, dy), box=box(match.box), stages=stages)
+
+
+def _window_view(frame: Frame, query: ElementQuery,
+                 windows: WindowList | None) -> tuple[Box, str] | None:
+    """The part of ``frame`` showing the window "... in the Y window" names (its topmost
+    visible match) and the target without the window clause, for the pixel grounders; None
+    when the query names no window or no listed window has that title."""
+    if not query.window:
+        return None
+    listed, _ = list_windows(windows)
+    wanted = query.window.casefold()
+    titled: list[WindowInfo] = [w for w in listed if not w.hidden and wanted in w.title.casefold()]
+    if not titled:
+        return None
+    on_frame = frame.to_screen_transform.inverse().apply_box(Box(*titled[-1].box))
+    inside = on_frame.intersection(frame.bounds)
+    if inside is None:
+        return None
+    rest = replace(query, window=None)
+    if rest.role or rest.ordinal is not None or rest.position or rest.relation:
+        return None  # element words that only elements answer: already searched
+    text = json.dumps(rest.label, ensure_ascii=False) if rest.exact else rest.label
+    return inside.integer(), text
+
+
 def locate_all(image: Any, target: TargetLike, *, accessibility: Accessibility | None = None,
-               vision: VisionMode = "auto", limit: int = 5, **grounding: Any) -> list[Match]:
+               windows: WindowList | None = None, vision: VisionMode = "auto", limit: int = 5,
+               **grounding: Any) -> list[Match]:
     """Every match for ``target``, best first: whole elements when one fits (equally good ones
     all returned, so a caller can tell a tie), else ECP grounding (``grounding`` options go to
-    :func:`guiagent.grounding.locate_all`). Raises TargetNotFound."""
+    :func:`guiagent.grounding.locate_all`). ``windows`` (the desktop's window list) places
+    what the pixels show in windows, for "... in the Y window". Raises TargetNotFound."""
     frame = _as_frame(image)
     text = _target_text(target)
     query = parse_query(text) if text is not None and grounding.get("grounder", "auto") == "auto" else None
     if query is not None:
-        search = search_elements(frame, query, accessibility=accessibility, vision=vision)
+        search = search_elements(frame, query, accessibility=accessibility, windows=windows,
+                                 vision=vision)
         if search.picked:
             moved = _pixels_disagree(frame, search, query, grounding)
             if moved is not None:
                 return moved
             return element_matches(frame, search)[:max(limit, len(search.picked))]
+        in_window = _window_view(frame, query, windows)
+        if in_window is not None:  # the pixel grounders look only inside that window
+            area, label = in_window
+            found = ground_all(frame.crop(area), label, limit=limit, **grounding)
+            return [_moved_match(m, area.left, area.top) for m in found]
     try:
         return ground_all(frame, target, limit=limit, **grounding)
     except GrounderUnavailable as unavailable:
@@ -198,7 +244,7 @@ def locate_all(image: Any, target: TargetLike, *, accessibility: Accessibility |
         seen = "; ".join(search.notes) if search.notes else "no elements"
         raise TargetNotFound(f"no UI element fits {query.describe()} ({seen}); {unavailable}") from None
     except TargetNotFound as missed:
-        if query is None or vision == "never" or wants_vision(query):
+        if query is None or vision == "never" or wants_vision(query) or query.window:
             raise
         # OCR found nothing: the label may be on a control that line OCR cannot read whole.
         retry = search_elements(frame, query, accessibility=None, vision="always")
@@ -208,8 +254,8 @@ def locate_all(image: Any, target: TargetLike, *, accessibility: Accessibility |
 
 
 def locate(image: Any, target: TargetLike, *, accessibility: Accessibility | None = None,
-           vision: VisionMode = "auto", **grounding: Any) -> Match:
+           windows: WindowList | None = None, vision: VisionMode = "auto",
+           **grounding: Any) -> Match:
     """The best match for ``target`` (elements first, then ECP grounding)."""
-    return locate_all(image, target, accessibility=accessibility, vision=vision, limit=1,
-                      **grounding)[0]
-
+    return locate_all(image, target, accessibility=accessibility, windows=windows, vision=vision,
+                      limit=1, **grounding)[0]

@@ -297,6 +297,9 @@ def _role_fits(query_role: str, element_role: str) -> bool:
     return element_role == query_role or element_role in ROLE_ALIASES.get(query_role, frozenset())
 
 
+_CONTENT_ROLES = frozenset({"text field", "combo box"})
+
+
 def rank_elements(elements: Sequence[Element], query: ElementQuery) -> list[Ranked]:
     """Elements that fit ``query``, best first (ties keep reading order). Position, ordinal,
     window and relation are applied by :func:`pick` after ranking."""
@@ -325,6 +328,13 @@ def rank_elements(elements: Sequence[Element], query: ElementQuery) -> list[Rank
                 score -= 0.15
         if not element.interactive:
             score -= 0.05  # a static text that reads the same as a control: the control wins
+        elif query.label and query.role is None and element.source == "vision" \
+                and element.role in _CONTENT_ROLES:
+            # What OCR reads in a field is its content, not its label: a calculator's display
+            # showing "0" is not the "0" button. Between a control (1.0) and a static text
+            # (0.95), outside the TIE band of either.
+            score -= 0.025
+            why += " (the field's content)"
         if "disabled" in element.states:
             score -= 0.02
         if element.source == "a11y":

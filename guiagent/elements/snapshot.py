@@ -17,7 +17,7 @@ from typing import Protocol
 from guiagent.elements.model import Element, Snapshot
 from guiagent.errors import GuiAgentError
 from guiagent.geometry import Box
-from guiagent.platform.base import Accessibility, AccessibilityTree
+from guiagent.platform.base import Accessibility, AccessibilityTree, WindowInfo, WindowList
 from guiagent.screen.capture import Frame
 
 A11Y_TIMEOUT_S = 2.0
@@ -34,6 +34,9 @@ class DesktopLike(Protocol):
 
     @property
     def accessibility(self) -> Accessibility | None: ...
+
+    @property
+    def windows(self) -> WindowList | None: ...
 
 
 def elements_from_tree(tree: AccessibilityTree, frame: Frame | None = None) -> list[Element]:
@@ -118,34 +121,66 @@ def read_accessibility(accessibility: Accessibility | None, frame: Frame | None,
     return elements, notes + list(tree.notes)
 
 
-def vision_elements(frame: Frame, *, max_elements: int = 400) -> tuple[list[Element], list[str]]:
-    """Control boxes found from the pixels, with their whole labels read by OCR."""
+def list_windows(windows: WindowList | None) -> tuple[list[WindowInfo], list[str]]:
+    """The desktop's windows, bottom to top, and a note when they could not be listed."""
+    if windows is None:
+        return [], []
+    try:
+        return windows.all(), []
+    except Exception as exc:  # a hint for placing vision elements: never fail a search over it
+        return [], [f"windows: not listed ({exc})"]
+
+
+def place_in_windows(elements: Sequence[Element], windows: Sequence[WindowInfo]) -> list[Element]:
+    """Elements that do not know their window (vision elements) get the title of the topmost
+    window that holds their centre; ``windows`` are listed bottom to top."""
+    shown = [w for w in windows if not w.hidden]
+    placed = []
+    for element in elements:
+        if not element.window:
+            centre = element.box.center
+            for window in reversed(shown):
+                if Box(*window.box).contains(centre):
+                    element = replace(element, window=window.title)
+                    break
+        placed.append(element)
+    return placed
+
+
+def vision_elements(frame: Frame, *, max_elements: int = 400,
+                    windows: Sequence[WindowInfo] = ()) -> tuple[list[Element], list[str]]:
+    """Control boxes found from the pixels, with their whole labels read by OCR, each placed
+    in the topmost of ``windows`` that holds it."""
     from guiagent.elements.vision import find_vision_elements
 
     started = time.perf_counter()
-    found = find_vision_elements(frame, max_elements=max_elements)
+    found = place_in_windows(find_vision_elements(frame, max_elements=max_elements), windows)
     return found, [f"vision: {len(found)} elements in {time.perf_counter() - started:.2f} s"]
 
 
 def take_snapshot(source: DesktopLike | Frame, *, window: str | None = None,
                   interactive_only: bool = False, budget: int = 2000,
-                  accessibility: Accessibility | None = None, vision: bool = True) -> Snapshot:
-    """Every element on the screen (a desktop: its fresh capture and its accessibility tree) or
-    on a frame (vision elements, plus ``accessibility`` when given).
+                  accessibility: Accessibility | None = None, windows: WindowList | None = None,
+                  vision: bool = True) -> Snapshot:
+    """Every element on the screen (a desktop: its fresh capture, its accessibility tree and
+    window list) or on a frame (vision elements, plus ``accessibility`` and ``windows`` when
+    given).
 
     ``window`` keeps elements of windows whose title contains those words; ``interactive_only``
     keeps controls (buttons, fields, links...); ``budget`` caps the number of elements.
     """
     if isinstance(source, Frame):
-        frame, a11y_source = source, accessibility
+        frame, a11y_source, window_source = source, accessibility, windows
     else:
         frame = source.capture()
         a11y_source = accessibility if accessibility is not None else source.accessibility
+        window_source = windows if windows is not None else source.windows
     a11y, notes = read_accessibility(a11y_source, frame, window=window, max_nodes=max(budget, 500))
     found: list[Element] = []
     if vision:
-        found, vision_notes = vision_elements(frame, max_elements=budget)
-        notes += vision_notes
+        listed, window_notes = list_windows(window_source)
+        found, vision_notes = vision_elements(frame, max_elements=budget, windows=listed)
+        notes += window_notes + vision_notes
         if window is not None:
             found = _inside_windows(found, a11y, window)
     elements = fuse(a11y, found)
@@ -158,9 +193,11 @@ def take_snapshot(source: DesktopLike | Frame, *, window: str | None = None,
 
 
 def _inside_windows(found: list[Element], a11y: Sequence[Element], window: str) -> list[Element]:
-    """Vision elements inside the named window (its box from the accessibility tree); all of
-    them when the tree does not say where that window is."""
+    """Vision elements of the named window: by the window list where it placed them, else
+    inside that window's box in the accessibility tree; all of them when neither says."""
     wanted = window.casefold()
+    if any(v.window for v in found):
+        return [v for v in found if wanted in v.window.casefold()]
     boxes = [e.box for e in a11y if e.role in ("window", "dialog") and wanted in e.name.casefold()]
     if not boxes:
         return found

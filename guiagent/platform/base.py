@@ -21,10 +21,12 @@ REPEAT_GAP_S = 0.01
 
 @dataclass(frozen=True, slots=True)
 class WindowInfo:
-    """A top-level application window: its title and screen box ``(x, y, width, height)``."""
+    """A top-level application window: its title, screen box ``(x, y, width, height)`` and
+    whether it is minimised (``hidden``: its box shows nothing of it)."""
 
     title: str
     box: tuple[int, int, int, int]
+    hidden: bool = False
 
 
 class UnicodeTypist(Protocol):
@@ -46,7 +48,9 @@ class HotkeyListener(Protocol):
 class WindowList(Protocol):
     """The desktop's top-level windows (titles and boxes in screen coordinates)."""
 
-    def all(self) -> list[WindowInfo]: ...
+    def all(self) -> list[WindowInfo]:
+        """Every window, bottom to top where the platform knows the stacking order."""
+        ...
 
     def under_pointer(self) -> WindowInfo | None: ...
 

@@ -148,7 +148,8 @@ class RecordedDesktop(Desktop):
             options.setdefault("min_score", threshold)
         frame = self.capture()
         try:
-            match = locate_element(frame, parsed, accessibility=self.accessibility, **options)
+            match = locate_element(frame, parsed, accessibility=self.accessibility,
+                                   windows=self.windows, **options)
         except TargetNotFound as exc:
             self.last_miss = (frame, exc)
             raise

@@ -14,8 +14,10 @@ from guiagent.platform.atspi.screen import (
     Box,
     XScreen,
     centre,
+    divided,
     misplaced_offset,
     on_screen,
+    overscale,
     place,
     read_x_screen,
     window_scale,
@@ -251,6 +253,7 @@ class AtspiAccessibility:
         scale = window_scale(extents.get(ref), x_window)
         # Boxes, with LibreOffice's misplaced panes moved where they are drawn (see screen.py).
         shift: dict[Ref, tuple[int, int]] = {}
+        overscaled: dict[Ref, float] = {}  # web content reported at k times its place (screen.py)
         boxes: dict[Ref, Box | None] = {}
         parents: dict[Ref, Ref | None] = {}
         for record, _path, parent in order:
@@ -261,7 +264,12 @@ class AtspiAccessibility:
             parent_raw = _moved(extents.get(parent), shift.get(parent, (0, 0))) if parent else None
             own = misplaced_offset(moved, parent_raw)
             shift[record.ref] = (inherited[0] + own[0], inherited[1] + own[1])
-            boxes[record.ref] = place(raw, scale, shift[record.ref])
+            placed = place(raw, scale, shift[record.ref])
+            factor = overscaled.get(parent, 1.0) if parent is not None else 1.0
+            if factor == 1.0 and role_word(record.role, record.bits) == "document":
+                factor = overscale(placed, boxes.get(ref))
+            overscaled[record.ref] = factor
+            boxes[record.ref] = divided(placed, factor)
         kept: list[tuple[Record, tuple[int, ...], Box | None]] = []
         truncated = reader.truncated
         size = x_screen.size if x_screen is not None else None

@@ -8,6 +8,11 @@ Measured on a 3840x2160 Xvfb display with openbox:
 - LibreOffice (gtk3 plugin) reports its VCL root pane (the toolbars and the document) at the
   window's top, ignoring the GTK menu bar above it: the pane has exactly its parent's size at
   another origin. Such a child is moved, with everything inside it, onto its parent.
+- Chromium at a device scale factor k (``--force-device-scale-factor=2``, or the desktop's
+  scale) reports its web content's extents multiplied by k, position included: the document
+  of a window at (1950, 40, 1880, 2080) read (3900, 80, 3760, 4160). Its window and toolbar
+  are right. A document that lies outside its window but fits it once divided by k is divided,
+  with everything inside it.
 - AT-SPI does not know about other windows: a control covered by a window above it in the
   stacking order is not visible in the frame.
 """
@@ -97,6 +102,37 @@ def misplaced_offset(child: Box | None, parent: Box | None) -> tuple[int, int]:
     if (cw, ch) != (pw, ph) or cw <= 0 or ch <= 0 or (cx, cy) == (px, py):
         return (0, 0)
     return (px - cx, py - cy)
+
+
+# Device scale factors a desktop or browser uses; the first that fits wins.
+_DEVICE_SCALES = (1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 4.0)
+
+
+def _within(box: tuple[float, float, float, float], outer: Box, slack: float) -> bool:
+    x, y, w, h = box
+    ox, oy, ow, oh = outer
+    return x >= ox - slack and y >= oy - slack and x + w <= ox + ow + slack and y + h <= oy + oh + slack
+
+
+def overscale(box: Box | None, window: Box | None) -> float:
+    """The factor k that puts a document reported at k times its screen place back inside its
+    window (Chromium at device scale k); 1.0 when it is inside already or no k fits."""
+    if box is None or window is None or box[2] <= 0 or window[2] <= 0:
+        return 1.0
+    if _within(box, window, 4):
+        return 1.0
+    for k in _DEVICE_SCALES:
+        scaled = (box[0] / k, box[1] / k, box[2] / k, box[3] / k)
+        if _within(scaled, window, 4) and scaled[2] >= 0.5 * window[2]:
+            return k
+    return 1.0
+
+
+def divided(box: Box | None, factor: float) -> Box | None:
+    if box is None or factor == 1.0:
+        return box
+    return (round(box[0] / factor), round(box[1] / factor), round(box[2] / factor),
+            round(box[3] / factor))
 
 
 def place(raw: Box | None, scale: float, offset: tuple[int, int]) -> Box | None:

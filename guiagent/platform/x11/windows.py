@@ -53,16 +53,26 @@ def find_windows(display: Any, title: str) -> list[WindowInfo]:
 
 
 def all_windows(display: Any) -> list[WindowInfo]:
-    """Every client window the window manager lists (EWMH ``_NET_CLIENT_LIST``)."""
+    """Every client window the window manager lists, bottom to top where it says the stacking
+    order (EWMH ``_NET_CLIENT_LIST_STACKING``, else ``_NET_CLIENT_LIST``); minimised ones are
+    marked ``hidden``."""
     root = display.screen().root
-    prop = root.get_full_property(display.intern_atom("_NET_CLIENT_LIST"), 0)
+    prop = root.get_full_property(display.intern_atom("_NET_CLIENT_LIST_STACKING"), 0)
+    if prop is None or not len(prop.value):
+        prop = root.get_full_property(display.intern_atom("_NET_CLIENT_LIST"), 0)
+    wm_state = display.intern_atom("_NET_WM_STATE")
+    hidden_atom = display.intern_atom("_NET_WM_STATE_HIDDEN")
     found = []
     for window_id in list(prop.value) if prop is not None else []:
         window = display.create_resource_object("window", int(window_id))
         try:
-            found.append(window_info(display, window))
+            info = window_info(display, window)
+            states = window.get_full_property(wm_state, 0)
         except Exception:  # a window closed while we looked
             continue
+        if states is not None and hidden_atom in list(states.value):
+            info = WindowInfo(info.title, info.box, hidden=True)
+        found.append(info)
     return found
 
 
