@@ -154,28 +154,6 @@ def element_matches(frame: Frame, search: ElementSearch) -> list[Match]:
     return matches
 
 
-def _pixels_disagree(frame: Frame, search: ElementSearch, query: ElementQuery,
-                     grounding: dict[str, Any]) -> list[Match] | None:
-    """When the one accessibility element picked does not show its label in its box but the
-    screen shows that label, exactly, elsewhere: the pixels' matches (some trees place boxes
-    wrong: Chromium at device scale 2 reports them at about twice their position). None when
-    the element stands (its box shows the label, or nothing on screen reads so: an icon)."""
-    element = search.picked[0].element
-    if search.source != "a11y" or len(search.picked) != 1 or not query.label:
-        return None
-    if len(normalize_label(element.name)) <= SHORT_LABEL:
-        return None  # line OCR misreads short labels ("+" inside "+/-"): the tree knows better
-    if _shows_label(frame, element):
-        return None
-    try:
-        found = ground_all(frame, f'"{element.name}"', grounder="ocr", limit=5,
-                           **{k: v for k, v in grounding.items() if k in ("ecp", "crop")})
-    except GuiAgentError:
-        return None
-    exact = [m for m in found if m.score >= 0.95]
-    return exact if len(exact) == 1 else None
-
-
 def _moved_match(match: Match, dx: float, dy: float) -> Match:
     """A match found in a crop, in the pixels of the frame the crop was taken from."""
     def box(b: Box | None) -> Box | None:
@@ -225,9 +203,6 @@ def locate_all(image: Any, target: TargetLike, *, accessibility: Accessibility |
         search = search_elements(frame, query, accessibility=accessibility, windows=windows,
                                  vision=vision)
         if search.picked:
-            moved = _pixels_disagree(frame, search, query, grounding)
-            if moved is not None:
-                return moved
             return element_matches(frame, search)[:max(limit, len(search.picked))]
         in_window = _window_view(frame, query, windows)
         if in_window is not None:  # the pixel grounders look only inside that window

@@ -9,6 +9,7 @@ are recognised by serial number and dropped.
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,40 @@ class Call:
     def message(self) -> Message:
         return new_method_call(DBusAddress(self.path, self.bus, self.interface), self.member,
                                self.signature, self.body)
+
+    def encode(self, serial: int) -> bytes:
+        """The call as bytes on the wire. The calls a tree read makes (no arguments, strings,
+        32-bit integers) are encoded here directly: jeepney's general encoder was a third of a
+        LibreOffice snapshot's time (thousands of calls); other signatures go through it."""
+        if self.signature is not None and set(self.signature) - _FAST_CODES:
+            return self.message().serialise(serial=serial)
+        body = bytearray()
+        for code, value in zip(self.signature or "", self.body, strict=True):
+            body += bytes(-len(body) % 4)
+            if code == "s":
+                text = str(value).encode()
+                body += struct.pack("<I", len(text)) + text + b"\0"
+            else:
+                body += struct.pack("<i" if code == "i" else "<I", value)
+        fields = bytearray()
+        for field_code, type_code, value in (
+                (1, b"o", self.path), (2, b"s", self.interface), (3, b"s", self.member),
+                (6, b"s", self.bus), (8, b"g", self.signature)):
+            if not value:
+                continue
+            data = value.encode()
+            fields += bytes(-len(fields) % 8) + bytes((field_code, 1)) + type_code + b"\0"
+            if type_code == b"g":
+                fields += bytes((len(data),)) + data + b"\0"
+            else:
+                fields += bytes(-len(fields) % 4) + struct.pack("<I", len(data)) + data + b"\0"
+        # Fixed header (little endian, method call, no flags, version 1), then the fields array
+        # (it starts at byte 16, so alignment inside it is alignment in the message).
+        header = b"l\x01\x00\x01" + struct.pack("<III", len(body), serial, len(fields)) + fields
+        return header + bytes(-len(header) % 8) + body
+
+
+_FAST_CODES = frozenset("siu")
 
 
 def get_property(bus: str, path: str, interface: str, name: str) -> Call:
@@ -96,7 +131,7 @@ class Connection:
         for index, call in enumerate(calls):
             serial = next(self._serials)
             waiting[serial] = index
-            chunks.append(call.message().serialise(serial=serial))
+            chunks.append(call.encode(serial))
         self._send(b"".join(chunks), deadline)
         while waiting:
             message = self._receive(deadline)

@@ -54,6 +54,9 @@ class _WindowRead:
     truncated: bool
 
 
+MAX_KNOWN_OBJECTS = 200_000
+
+
 class AtspiAccessibility:
     """Reads AT-SPI trees of the applications on ``display`` (an X display name; the bus is
     found through it, or through ``bus_address`` / the session bus).
@@ -77,6 +80,7 @@ class AtspiAccessibility:
         self._x: Any = None  # one X connection for our lifetime (see bus.open_x_display)
         self._checked: tuple[float, str | None] | None = None  # (when, unavailable_reason)
         self._windows: dict[Ref, _WindowRead] = {}
+        self._kinds: dict[Ref, tuple[int, frozenset[str]]] = {}  # see TreeReader.kinds
         self._event_registered = False
 
     # -- the bus ---------------------------------------------------------------------------
@@ -191,7 +195,9 @@ class AtspiAccessibility:
               visible_only: bool, refresh: bool, notes: list[str]) -> tuple[list[AccessibleNode], bool]:
         app_timeout = min(1.0, max(0.2, (deadline - time.monotonic()) / 4))
         apps = list_apps(conn, deadline, app_timeout, notes)
-        reader = TreeReader(conn, deadline, notes)
+        if len(self._kinds) > MAX_KNOWN_OBJECTS:
+            self._kinds.clear()  # bounded: objects of closed windows are never asked again
+        reader = TreeReader(conn, deadline, notes, self._kinds)
         chosen: list[tuple[App, int, Ref]] = []
         for app in apps:
             chosen += [(app, index, ref) for index, ref in enumerate(app.windows)]

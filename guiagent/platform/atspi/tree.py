@@ -99,8 +99,12 @@ def list_apps(conn: Connection, deadline: float, app_timeout: float,
 class TreeReader:
     """Collects :class:`Record` objects for chosen windows within a deadline and node budget."""
 
-    def __init__(self, conn: Connection, deadline: float, notes: list[str]) -> None:
+    def __init__(self, conn: Connection, deadline: float, notes: list[str],
+                 kinds: dict[Ref, tuple[int, frozenset[str]]] | None = None) -> None:
         self.conn = conn
+        # Role and interfaces of objects read before (they never change for an object): kept by
+        # the caller across snapshots, so a re-read asks each known object 2 things, not 4.
+        self.kinds = kinds if kinds is not None else {}
         self.deadline = deadline
         self.notes = notes
         self.records: dict[Ref, Record] = {}
@@ -195,24 +199,34 @@ class TreeReader:
 
     def _read_objects(self, refs: list[Ref]) -> None:
         calls: list[Call] = []
+        spans: list[tuple[int, int]] = []
         for ref in refs:
-            calls += [Call(*ref, ACCESSIBLE, "GetRole"),
-                      Call(*ref, "org.freedesktop.DBus.Properties", "GetAll", "s", (ACCESSIBLE,)),
-                      Call(*ref, ACCESSIBLE, "GetState"),
-                      Call(*ref, ACCESSIBLE, "GetInterfaces")]
+            start = len(calls)
+            calls += [Call(*ref, "org.freedesktop.DBus.Properties", "GetAll", "s", (ACCESSIBLE,)),
+                      Call(*ref, ACCESSIBLE, "GetState")]
+            if ref not in self.kinds:
+                calls += [Call(*ref, ACCESSIBLE, "GetRole"), Call(*ref, ACCESSIBLE, "GetInterfaces")]
+            spans.append((start, len(calls)))
         replies = self.conn.gather(calls, self.deadline) if calls else []
-        for index, ref in enumerate(refs):
-            record = record_from_replies(ref, replies[4 * index: 4 * index + 4])
+        for ref, (start, end) in zip(refs, spans, strict=True):
+            record = record_from_replies(ref, replies[start:end], self.kinds.get(ref))
             if record is not None:
                 self.records[ref] = record
+                self.kinds[ref] = (record.role, record.interfaces)
 
 
-def record_from_replies(ref: Ref, replies: list[Reply]) -> Record | None:
-    role, props, state, interfaces = replies
-    if isinstance(role, Failed) or isinstance(props, Failed) or isinstance(state, Failed):
+def record_from_replies(ref: Ref, replies: list[Reply],
+                        kind: tuple[int, frozenset[str]] | None = None) -> Record | None:
+    """A record from the replies to GetAll and GetState, then GetRole and GetInterfaces unless
+    ``kind`` (role, interfaces) is known already."""
+    props, state = replies[0], replies[1]
+    if isinstance(props, Failed) or isinstance(state, Failed):
         return None  # gone, or not answering in time
+    if kind is None:
+        role, interfaces = replies[2], replies[3]
+        if isinstance(role, Failed):
+            return None
+        kind = (int(role[0]), frozenset() if isinstance(interfaces, Failed) else frozenset(interfaces[0]))
     values = {key: value[1] for key, value in props[0].items()}
-    return Record(ref, int(role[0]), str(values.get("Name", "")),
-                  str(values.get("Description", "")), state_bits(state[0]),
-                  frozenset() if isinstance(interfaces, Failed) else frozenset(interfaces[0]),
-                  int(values.get("ChildCount", 0)))
+    return Record(ref, kind[0], str(values.get("Name", "")), str(values.get("Description", "")),
+                  state_bits(state[0]), kind[1], int(values.get("ChildCount", 0)))
