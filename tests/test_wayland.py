@@ -1,16 +1,21 @@
 """Wayland: real applications on a headless 3840x2160 sway session, driven through Desktop.
 
-foot (native Wayland) and xterm (X11 through Xwayland) run on sway; guiagent captures them
-with grim, clicks through sway's IPC, types through wtype, and each test checks what the
-application itself received (the text it wrote to a file).
+foot and mousepad (native Wayland), xterm and the Tk probe (X11 through Xwayland) run on sway;
+guiagent captures them with grim, moves and clicks through its virtual pointer, types through
+wtype, and each test checks what the application itself received (the text it wrote to a file,
+the events the Tk probe logged with their screen coordinates). ``do``, replay, the MCP session
+and the pytest plugin's ``desktop`` fixture run on sway too, and the pointer's accuracy is
+checked at output scale 1 and 2.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +23,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import APPS, ProbeApp, start_probe
 
+import guiagent
 from guiagent import Desktop
 from guiagent.errors import PlatformUnsupported
 from guiagent.platform import WindowInfo, platform_for, session_type_for
 from guiagent.platform.wayland.wlroots import ppm_to_bgra
+from guiagent.screen.processes import end_program
 from guiagent.screen.wayland_display import VirtualWaylandDisplay
 
 UNICODE = "héllo wörld ✓ 日本 Ça va, ÀÉÎÕÜ € Ωmega"  # the text the X11 input test types
@@ -101,8 +109,6 @@ def desktop(wayland: VirtualWaylandDisplay) -> Iterator[Desktop]:
     with Desktop(wayland, accessibility=False) as desktop:
         yield desktop
     for process in list(wayland._launched):  # this test's windows, by the PIDs we started
-        from guiagent.screen.processes import end_program
-
         end_program(process)
     wait_for(lambda: not _windows(wayland), "the test's windows to close")
 
@@ -252,3 +258,200 @@ def test_output_scale_2_maps_frame_pixels_to_logical_clicks(sway_user: str | Non
         desktop.press("enter")
         assert _lines(right_out, 1) == ["scaled ✓"]
         assert not left_out.exists() or left_out.read_text() == ""
+
+
+# -- the Tk probe (an X11 client of Xwayland that logs what it receives) ------------------------
+def _probe(wayland: VirtualWaylandDisplay, report: Path, *extra: str) -> tuple[ProbeApp, WindowInfo]:
+    """tests/apps/tk_probe.py on Xwayland, ready and drawn; its window as sway places it."""
+    if not wayland.x_display:
+        pytest.skip("Xwayland not installed (`apt-get install xwayland`)")
+    app = start_probe(wayland, report, "--title", report.stem, *extra)
+    app.wait_for(lambda ev: any(e["event"] == "ready" for e in ev), what="the probe window")
+    return app, _window(wayland, report.stem)
+
+
+def _pressed(app: ProbeApp) -> list[str]:
+    return [e["label"] for e in app.events("button")]
+
+
+def _typed(app: ProbeApp) -> str:
+    return "".join(e["char"] for e in app.events("key"))
+
+
+@needs_sway
+def test_do_clicks_a_labelled_button_and_types(wayland: VirtualWaylandDisplay, desktop: Desktop,
+                                               tmp_path: Path) -> None:
+    app, _ = _probe(wayland, tmp_path / "buttons.jsonl", "--buttons", "Alpha,Bravo,Charlie,Delta",
+                    "--font-size", "14")
+    text = "héllo wörld ✓"
+    report = guiagent.do(desktop, f'click "Charlie", type "{text}", then click "Alpha"',
+                         trace_dir=tmp_path / "trace")
+    assert report.ok and [s.status for s in report.steps] == ["done"] * 3
+    app.wait_for(lambda ev: _pressed(app) == ["Charlie", "Alpha"] and _typed(app) == text,
+                 what="the probe to report both buttons and the text")
+    steps = json.loads((tmp_path / "trace" / "trace.json").read_text(encoding="utf-8"))["steps"]
+    assert steps[0]["matches"][0]["text"] == "Charlie"
+
+
+@needs_sway
+def test_cli_do_types_and_saves_through_the_menu_of_a_native_gtk_editor(wayland: VirtualWaylandDisplay,
+                                                         tmp_path: Path) -> None:
+    if shutil.which("mousepad") is None:
+        pytest.skip("mousepad not installed")
+    note = tmp_path / "note.txt"
+    note.write_bytes(b"")
+    text = "héllo wörld ✓ 日本 ça"
+    wayland.launch(["mousepad", str(note)], env={"GDK_BACKEND": "wayland", "NO_AT_BRIDGE": "1"})
+    try:
+        with Desktop(wayland, accessibility=False, abort_hotkey=None) as look:
+            look.wait_for('"Document"', timeout=30)  # its menu bar (sway draws no title bar)
+        result = subprocess.run(
+            [sys.executable, "-m", "guiagent", "do",
+             # sway focused the new window; the menu is clicked (ctrl+s from wtype did not save)
+             f'type "{text}", click "File", then click the first "Save"',
+             "--display", wayland.name, "--no-failsafe", "--trace", str(tmp_path / "trace")],
+            capture_output=True, text=True, timeout=120, env=wayland.env)
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: note.read_bytes() == text.encode(), "mousepad (native Wayland) to save the file")
+    finally:
+        for process in list(wayland._launched):
+            end_program(process)
+        wait_for(lambda: not _windows(wayland), "mousepad to close")
+
+
+@needs_sway
+def test_replay_of_a_demo_finds_moved_buttons_on_sway(wayland: VirtualWaylandDisplay,
+                                                      desktop: Desktop, tmp_path: Path) -> None:
+    from guiagent.recording.format import ClickStep, Demo, KeyStep, PointerTarget, TypeStep, write_demo
+    from guiagent.recording.replay import ReplayOptions, replay
+
+    app, window = _probe(wayland, tmp_path / "replay.jsonl", "--buttons", "Alpha,Bravo,Charlie,Delta",
+                         "--font-size", "14")
+    # A demo as the X11 recorder writes it, recorded where the buttons were elsewhere: the points
+    # are 300 px off, so only the words read under them find the buttons again.
+    far = (window.box[0] + 1500, window.box[1] + 900)
+    demo = Demo(steps=(ClickStep(0.0, PointerTarget(point=far, text="Delta")),
+                       TypeStep(1.0, "démo ✓"),
+                       ClickStep(2.0, PointerTarget(point=far, text="Bravo")),
+                       KeyStep(3.0, "enter")),
+                folder=tmp_path / "demo", screen=(3840, 2160), created="2026-12-06T00:00:00Z")
+    demo.folder.mkdir()
+    write_demo(demo)
+    result = replay(tmp_path / "demo", desktop, ReplayOptions(speed=10))
+    assert [o.performed for o in result.outcomes] == [True] * 4
+    assert [o.method for o in result.outcomes[::2]] == ["text", "text"], result.outcomes
+    app.wait_for(lambda ev: _pressed(app) == ["Delta", "Bravo"] and _typed(app).startswith("démo ✓"),
+                 what="the replayed clicks and text")
+    assert app.events("key")[-1]["keysym"] == "Return"
+
+
+@needs_sway
+def test_mcp_screenshot_and_click_on_sway(wayland: VirtualWaylandDisplay, tmp_path: Path) -> None:
+    from guiagent.mcp.session import DesktopSession, ServerOptions
+
+    app, window = _probe(wayland, tmp_path / "mcp.jsonl", "--buttons", "Alpha,Bravo,Charlie,Delta",
+                         "--font-size", "14")
+    session = DesktopSession(ServerOptions(display=wayland.name, abort_hotkey=None, failsafe=False))
+    try:
+        shot = session.screenshot()
+        assert shot.image is not None and shot.image.size.width <= session.options.image_size
+        assert (session.screen_size().width, session.screen_size().height) == (3840, 2160)
+        clicked = session.click(target='"Bravo"')
+        assert clicked.data["performed"], clicked.text
+        # A click by image coordinates of the screenshot: the canvas, 100 px above its bottom.
+        mapping = session.mapping()
+        x, y = window.box[0] + 700, window.box[1] + window.box[3] - 100
+        at = mapping.from_screen(guiagent.Point(x, y))
+        session.click(x=at.x, y=at.y)
+        app.wait_for(lambda ev: _pressed(app) == ["Bravo"] and app.events("click")[-1:] != [],
+                     what="the MCP clicks")
+        canvas = app.events("click")[-1]
+        scale = 3840 / shot.image.size.width  # one image pixel covers this many screen pixels
+        assert abs(canvas["x_root"] - x) <= scale and abs(canvas["y_root"] - y) <= scale
+    finally:
+        session.close()
+        end_program(app.process)
+
+
+PLUGIN_TEST = """
+import json, sys, time
+from pathlib import Path
+
+def test_on_sway(desktop, tmp_path):
+    report = tmp_path / "probe.jsonl"
+    desktop.launch([sys.executable, {probe!r}, str(report), "--buttons", "Alpha,Bravo"])
+    desktop.expect('"Bravo"').to_be_visible(timeout=30)
+    desktop.click('"Bravo"')
+    deadline = time.monotonic() + 10
+    while '"Bravo"' not in (report.read_text() if report.exists() else ""):
+        assert time.monotonic() < deadline, "the probe never reported the click"
+        time.sleep(0.05)
+    assert desktop.capture().width == 3840
+"""
+
+
+@needs_sway
+def test_pytest_plugin_desktop_fixture_runs_on_sway(wayland: VirtualWaylandDisplay,
+                                                    tmp_path: Path) -> None:
+    """The plugin starts only Xvfb itself; ``--guiagent-display SOCKET`` runs its ``desktop``
+    fixture on a Wayland session."""
+    if not wayland.x_display:
+        pytest.skip("Xwayland not installed (`apt-get install xwayland`)")
+    (tmp_path / "test_sway_ui.py").write_text(
+        PLUGIN_TEST.replace("{probe!r}", repr(str(APPS / "tk_probe.py"))), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--guiagent-display",
+         wayland.name, str(tmp_path / "test_sway_ui.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=180,
+        env={**wayland.env, "PYTHONPATH": str(APPS.parent.parent)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout
+
+
+# -- pointer accuracy against the application's own report, at output scale 1 and 2 -----------
+def _grid(box: tuple[int, int, int, int], count: int) -> list[tuple[int, int]]:
+    """``count`` points spread over ``box`` (odd offsets, so no point sits on a round number)."""
+    x, y, width, height = box
+    return [(x + 7 + (i * 613) % (width - 14), y + 5 + (i * 389) % (height - 10)) for i in range(count)]
+
+
+@needs_sway
+@pytest.mark.parametrize("scale", [1, 2])
+def test_click_drag_and_scroll_land_where_sent(sway_user: str | None, tmp_path: Path,
+                                               scale: int) -> None:
+    with VirtualWaylandDisplay(scale=scale, user=sway_user, set_environment=False) as wayland, \
+            Desktop(wayland, accessibility=False) as desktop:
+        app, _ = _probe(wayland, tmp_path / "accuracy.jsonl")
+        ready = app.ready
+        canvas = (ready["canvas_x"], ready["canvas_y"], ready["canvas_w"], ready["canvas_h"])
+        assert desktop.screen.monitors[0].box.width == 3840 // scale
+        # The canvas seen in the frame (physical pixels) is where Tk says it is (logical).
+        frame = desktop.capture()
+        assert frame.scale == scale and frame.width == 3840
+        inside = frame.from_screen((canvas[0] + 20, canvas[1] + 20))
+        assert frame.pixels[round(inside.y), round(inside.x), :3].tolist() == [0xC0, 0x60, 0x30]
+        region = desktop.capture(region=(canvas[0], canvas[1], 40, 30))
+        assert (region.width, region.height, region.scale) == (40 * scale, 30 * scale, scale)
+        assert tuple(region.to_screen((0, 0))) == (canvas[0], canvas[1])
+
+        points = _grid(canvas, 20)
+        for point in points:  # clicks given in frame pixels, as a grounder finds them
+            desktop.click(frame.to_screen(frame.from_screen(point)))
+        app.wait_for(lambda ev: len([e for e in ev if e["event"] == "click"]) >= len(points),
+                     what="20 clicks")
+        seen = [(e["x_root"], e["y_root"]) for e in app.events("click")]
+        assert seen == points
+
+        start, end = points[3], points[11]
+        desktop.drag(start, end)
+        app.wait_for(lambda ev: ev[-1]["event"] == "release", what="the drag's release")
+        press = app.events("click")[-1]
+        assert (press["x_root"], press["y_root"]) == start
+        assert len(app.events("motion")) >= 2
+        assert (app.events("release")[-1]["x_root"], app.events("release")[-1]["y_root"]) == end
+
+        desktop.scroll("down", 3, at=points[5])
+        desktop.scroll("up", 2, at=points[6])
+        app.wait_for(lambda ev: len([e for e in ev if e["event"] == "scroll"]) >= 5, what="5 notches")
+        scrolls = [(e["direction"], e["x_root"], e["y_root"]) for e in app.events("scroll")]
+        assert scrolls == [("down", *points[5])] * 3 + [("up", *points[6])] * 2

@@ -24,8 +24,8 @@ def start_program(argv: Sequence[str], *, display: str | None = None,
     if not argv:
         raise DisplayError("no program to start: give a command, e.g. ['xterm']")
     full_env = dict(os.environ)
-    if display:
-        full_env["DISPLAY"] = display
+    if display:  # an X display (":99") or a Wayland socket ("wayland-1", a path)
+        full_env["DISPLAY" if ":" in display else "WAYLAND_DISPLAY"] = display
     full_env.update(env or {})
     for stream in ("stdin", "stdout", "stderr"):
         popen_kwargs.setdefault(stream, subprocess.DEVNULL)

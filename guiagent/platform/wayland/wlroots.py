@@ -1,5 +1,6 @@
 """wlroots compositors: pixels through ``grim`` (the wlr-screencopy protocol), keys through
-``wtype`` (the virtual-keyboard protocol), the pointer through sway's IPC (``seat cursor``).
+``wtype`` (the virtual-keyboard protocol), the pointer through a virtual pointer
+(:mod:`~guiagent.platform.wayland.virtual_pointer`).
 
 ``wtype`` uploads a fresh keymap each time it starts, and a key sent right after it can reach
 the application before the keymap does: ``wtype "echo"`` arrived as "cho" in 10 of 20 tries on
@@ -26,9 +27,6 @@ KEYMAP_SETTLE_MS = 25
 
 _WTYPE_MODIFIERS = {"ctrl": "ctrl", "shift": "shift", "alt": "alt", "super": "logo",
                     "altgr": "altgr", "capslock": "capslock"}
-_SWAY_BUTTONS = {"left": "BTN_LEFT", "right": "BTN_RIGHT", "middle": "BTN_MIDDLE"}
-# sway turns X11 buttons 4-7 into one wheel notch each (press and release both happen).
-_SWAY_WHEEL = {"up": "button4", "down": "button5", "left": "button6", "right": "button7"}
 
 
 def _require(tool: str, package: str, what: str) -> str:
@@ -140,8 +138,10 @@ class WtypeKeyboard:
 
 
 class WlrootsInput:
-    """:class:`~guiagent.platform.base.InputInjector` on sway: the pointer through sway's IPC,
-    keys through wtype.
+    """:class:`~guiagent.platform.base.InputInjector` on sway: the pointer through guiagent's
+    own virtual pointer (:mod:`~guiagent.platform.wayland.virtual_pointer`; sway's ``seat
+    cursor`` commands reach no application on a seat without a pointer device), keys through
+    wtype, the output layout from sway's IPC.
 
     Wayland tells no client where the pointer is: :meth:`position` is where this injector last
     put it (the middle of the first output before its first move), so the corner fail-safe
@@ -149,38 +149,42 @@ class WlrootsInput:
     """
 
     def __init__(self, session: WaylandSession, ipc: SwayIPC) -> None:
+        from guiagent.platform.wayland.virtual_pointer import VirtualPointer
+
         self._ipc = ipc
         self._keyboard = WtypeKeyboard(session)
         self._position: tuple[int, int] | None = None
+        self._pointer = VirtualPointer(session.socket, self._layout())
+
+    def _layout(self) -> tuple[int, int, int, int]:
+        """The bounding box of the outputs, in logical pixels."""
+        outputs = self._ipc.outputs()
+        if not outputs:
+            raise InputBackendError("sway reports no active output to put the pointer on")
+        left = min(o.box[0] for o in outputs)
+        top = min(o.box[1] for o in outputs)
+        right = max(o.box[0] + o.box[2] for o in outputs)
+        bottom = max(o.box[1] + o.box[3] for o in outputs)
+        return left, top, right - left, bottom - top
 
     def position(self) -> tuple[int, int]:
         if self._position is None:
-            outputs = self._ipc.outputs()
-            if not outputs:
-                raise InputBackendError("sway reports no active output to put the pointer on")
-            x, y, width, height = outputs[0].box
+            x, y, width, height = self._ipc.outputs()[0].box
             return x + width // 2, y + height // 2
         return self._position
 
     def move(self, x: int, y: int) -> None:
-        # `cursor set` leaves a coordinate given as 0 unchanged: go to 1, then step back by one.
-        commands = [f"seat - cursor set {x or 1} {y or 1}"]
-        if x == 0 or y == 0:
-            commands.append(f"seat - cursor move {-1 if x == 0 else 0} {-1 if y == 0 else 0}")
-        self._ipc.command("; ".join(commands))
+        layout = self._layout()  # outputs may have moved or been rescaled since the last move
+        if layout != self._pointer.layout:
+            self._pointer.set_layout(layout)
+        self._pointer.move(x, y)
         self._position = (x, y)
 
     def button(self, button: str, pressed: bool) -> None:
-        name = _SWAY_BUTTONS.get(button)
-        if name is None:
-            raise InputBackendError(f"unknown mouse button {button!r}; use left, right or middle")
-        self._ipc.command(f"seat - cursor {'press' if pressed else 'release'} {name}")
+        self._pointer.button(button, pressed)
 
     def scroll(self, direction: str, amount: int) -> None:
-        wheel = _SWAY_WHEEL.get(direction)
-        if wheel is None:
-            raise InputBackendError(f"unknown scroll direction {direction!r}")
-        self._ipc.command("; ".join([f"seat - cursor press {wheel}"] * amount))
+        self._pointer.scroll(direction, amount)
 
     def type(self, text: str) -> None:
         self._keyboard.type(text)
@@ -189,4 +193,5 @@ class WlrootsInput:
         self._keyboard.keys(keys)
 
     def close(self) -> None:
+        self._pointer.close()
         self._ipc.close()
