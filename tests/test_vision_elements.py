@@ -109,6 +109,22 @@ def test_phrases_group_words_but_not_menu_titles() -> None:
     assert sorted(len(g) for g in groups) == [1, 1, 1, 3]
 
 
+def test_a_row_of_short_labels_spaced_like_a_menu_bar_are_menus() -> None:
+    from guiagent.elements.vision import _menu_bars
+    from guiagent.elements.vision_boxes import Proposal
+
+    def label(name: str, left: float, top: float, width: float) -> tuple[Proposal, str, str, float]:
+        return Proposal(Box(left, top, width, 14), "label"), "label", name, 0.9
+
+    bar = [label(n, x, 40, w) for n, x, w in (("File", 10, 26), ("Edit", 52, 28),
+                                               ("View", 96, 32), ("Help", 144, 30))]
+    others = [label("Help", 600, 400, 30),  # a section heading alone on its line
+              label("Name", 10, 500, 40), label("Email address", 400, 500, 100)]  # far apart
+    roles = {(name, p.box.top): role for p, role, name, _ in _menu_bars(bar + others)}
+    assert [roles[(n, 40)] for n in ("File", "Edit", "View", "Help")] == ["menu"] * 4
+    assert roles[("Help", 400)] == roles[("Name", 500)] == roles[("Email address", 500)] == "label"
+
+
 def test_a_panel_holding_several_controls_is_not_an_element() -> None:
     img = _canvas(size=(500, 900))
     cv2.rectangle(img, (20, 20), (880, 180), (200, 200, 200), 1)  # a toolbar / group box

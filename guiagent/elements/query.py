@@ -298,6 +298,12 @@ def _role_fits(query_role: str, element_role: str) -> bool:
 
 
 _CONTENT_ROLES = frozenset({"text field", "combo box"})
+# Vision guesses a role from a box's shape; these it cannot tell apart reliably (a field with
+# a faint border reads as an outlined list row, a rounded check box as a radio button).
+_VISION_LOOKALIKES: dict[str, frozenset[str]] = {
+    "text field": frozenset({"list item"}), "list item": frozenset({"text field"}),
+    "check box": frozenset({"radio button"}), "radio button": frozenset({"check box"}),
+}
 
 
 def rank_elements(elements: Sequence[Element], query: ElementQuery) -> list[Ranked]:
@@ -320,6 +326,8 @@ def rank_elements(elements: Sequence[Element], query: ElementQuery) -> list[Rank
             if _role_fits(query.role, element.role):
                 score = min(1.0, score + 0.02)
                 why += f", {element.role}"
+            elif element.source == "vision" and element.role in _VISION_LOOKALIKES.get(query.role, ()):
+                why += f", {element.role} (looks alike)"  # fits, without the bonus
             elif element.role in ("label", "text", "heading"):
                 score -= 0.1  # "the Name field" named by its label: the field itself is better
             elif not query.label:

@@ -117,6 +117,7 @@ class VisionElements:
             ranked = sorted(range(len(kept)), key=lambda k: _read_priority(kept[k][0]))
             keep = set(ranked[:max_elements])
             kept = [e for k, e in enumerate(kept) if k in keep]
+        kept = _menu_bars(kept)
         elements = []
         frame_boxes = []
         for n, (proposal, role, name, score) in enumerate(kept, start=1):
@@ -138,6 +139,46 @@ class VisionElements:
                 while len(self._frames) > self.frame_cache:
                     self._frames.popitem(last=False)
         return _to_screen(result, frame, offset)
+
+
+_MENU_WORDS_MAX = 2
+_MENU_CHARS_MAX = 14
+
+
+def _menu_bars(kept: list[tuple[Proposal, str, str, float]]) -> list[tuple[Proposal, str, str, float]]:
+    """Menu titles: three or more short labels (a word or two) of one height on one line,
+    spaced like a menu bar ("File  Edit  View  Help"), become ``menu`` elements. A lone
+    "Help" heading in a page stays a label, so "open the Help menu" is not a tie."""
+    labels = [i for i, (p, role, name, _) in enumerate(kept) if role == "label" and name
+              and len(name.split()) <= _MENU_WORDS_MAX and len(name) <= _MENU_CHARS_MAX]
+    labels.sort(key=lambda i: (kept[i][0].box.center.y, kept[i][0].box.left))
+    menus: set[int] = set()
+    rows: list[list[int]] = []
+    for i in labels:
+        box = kept[i][0].box
+        row = rows[-1] if rows else None
+        if row is not None and abs(kept[row[0]][0].box.center.y - box.center.y) <= 0.3 * box.height:
+            row.append(i)
+        else:
+            rows.append([i])
+    for row in rows:
+        row.sort(key=lambda i: kept[i][0].box.left)
+        run: list[int] = []
+        for i in row:
+            box = kept[i][0].box
+            if run:
+                last = kept[run[-1]][0].box
+                close = box.left - last.right <= 2.5 * max(box.height, last.height)
+                alike = 0.75 <= box.height / max(last.height, 1.0) <= 1.33
+                if not (close and alike):
+                    if len(run) >= 3:
+                        menus.update(run)
+                    run = []
+            run.append(i)
+        if len(run) >= 3:
+            menus.update(run)
+    return [(p, "menu", name, score) if i in menus else (p, role, name, score)
+            for i, (p, role, name, score) in enumerate(kept)]
 
 
 def find_vision_elements(frame: Frame, *, ocr: VisionElements | LabelReader | None = None,
