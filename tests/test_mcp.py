@@ -43,8 +43,10 @@ class McpClient:
     """One stdio session with a `python -m guiagent mcp ...` subprocess, driven from sync tests
     through an event loop on a background thread."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path,
+                 elicitation: Any = None) -> None:
         self.log = log
+        self._elicitation = elicitation
         self._errlog = log.open("w", encoding="utf-8")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -61,7 +63,7 @@ class McpClient:
         self._stop = asyncio.Event()
         try:
             async with stdio_client(params, errlog=self._errlog) as (read, write), \
-                    ClientSession(read, write) as session:
+                    ClientSession(read, write, elicitation_callback=self._elicitation) as session:
                 await session.initialize()
                 self.session = session
                 ready.set_result(None)
@@ -497,6 +499,7 @@ def test_window_limits_the_view_and_check_reports(vdisplay: VirtualDisplay, prob
     assert done.returncode == 0, done.stderr
     assert f"ok   display: {vdisplay.name}, 3840x2160" in done.stdout
     assert "capture: 3840x2160" in done.stdout and "model" in done.stdout
+    assert "MISSING accessibility: no accessibility bus" in done.stdout  # this display has none
 
 
 @pytest.mark.display
@@ -570,3 +573,101 @@ def _wait_for_url(process: subprocess.Popen[bytes], log: Path, timeout: float = 
             raise AssertionError(f"the server exited ({process.returncode}): {log.read_text()}")
         time.sleep(0.1)
     raise AssertionError(f"the server did not start serving HTTP: {log.read_text()}")
+
+
+def test_snapshot_listing_stays_within_its_budget_and_says_what_it_left_out() -> None:
+    from guiagent.elements.model import Element
+    from guiagent.mcp.listing import build_listing
+
+    def half(box: Box) -> Box:  # screen -> screenshot pixels at scale 2
+        return Box(box.left / 2, box.top / 2, box.width / 2, box.height / 2)
+
+    sheet = "Sheet - Calc"
+    elements = [Element("e1", "window", sheet, Box(0, 0, 2000, 1400), source="a11y", window=sheet),
+                Element("e2", "panel", "", Box(0, 0, 2000, 1400), source="a11y", window=sheet),
+                Element("e3", "button", "Save", Box(10, 10, 40, 20), source="a11y", window=sheet),
+                Element("e4", "button", "Save", Box(10, 10, 40, 20), source="a11y", window=sheet),
+                Element("e5", "menu", "File", Box(60, 10, 40, 20), source="a11y", window=sheet),
+                Element("e6", "text", "", Box(0, 900, 900, 400), frozenset({"editable"}),
+                        source="a11y", window=sheet)]
+    cells = [Element(f"e{i}", "text field", "", Box(100 + (i % 20) * 80, 100 + (i // 20) * 30, 78, 28),
+                     window=sheet) for i in range(7, 207)]
+    listing = build_listing([*elements, *cells], half, budget_tokens=100)
+    text = "\n".join(listing.lines + listing.notes)
+    assert listing.lines[0] == 'window "Sheet - Calc" (0,0,1000,700):'
+    assert [e.ref for e in listing.listed] == ["e3", "e5", "e6"]  # named first, the editor too
+    assert listing.listed[0].box == Box(5, 5, 20, 10)  # in screenshot pixels
+    assert sum(len(line) + 1 for line in listing.lines) <= 100 * 4
+    assert "1 exact repeats" in text and "1 unnamed containers" in text
+    assert "left out 200 elements" in text and "0 named and 200 unnamed" in text
+    assert 'snapshot(window="...")' in text and "region" in text
+    assert listing.left_out[sheet]["area"] == [50, 50, 799, 164]
+    assert listing.structured()[0] == {"ref": "e3", "role": "button", "name": "Save", "box": [5, 5, 20, 10]}
+    whole = build_listing([*elements, *cells], half, budget_tokens=20_000)
+    assert len(whole.listed) == 203 and not whole.left_out  # the grid goes in whole, or not at all
+
+
+def test_destructive_words() -> None:
+    from guiagent.mcp.session import is_destructive
+
+    for label in ("Delete", "Move to Trash", "Don’t Save", "Close without saving", "Send", "Empty bin",
+                  "Remove account", "Quit"):
+        assert is_destructive(label), label
+    for label in ("Save", "Format", "Apply", "Sender", "Deleted items view", ""):
+        assert not is_destructive(label), label
+
+
+@pytest.mark.display
+def test_confirm_asks_the_user_before_destructive_clicks(vdisplay: VirtualDisplay, tmp_path: Path) -> None:
+    """--confirm destructive: a click on "Delete" is asked through MCP elicitation (declined:
+    nothing clicked; accepted: clicked), "Keep" is not asked; a client without elicitation is
+    refused such clicks."""
+    from mcp_types import ElicitResult
+
+    app = start_probe(vdisplay, tmp_path / "probe.jsonl", "--buttons", "Delete,Keep", "--font-size", "20",
+                      geometry="900x500+2000+1300")
+    asked: list[str] = []
+    answers = ["decline", "accept"]
+
+    async def answer(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        action = answers.pop(0)
+        return ElicitResult(action=action, content={"allow": True} if action == "accept" else None)
+
+    audit = tmp_path / "audit.jsonl"
+    args = ["--confirm", "destructive", "--no-failsafe", "--abort-hotkey", "none", "--audit", str(audit)]
+    connection = McpClient(args, minimal_env(vdisplay.name), tmp_path / "server.log", elicitation=answer)
+    try:
+        app.wait_for(lambda ev: any(e["event"] == "ready" for e in ev), what="the probe window")
+        connection.ok("screenshot")
+        seen = len(app.events())
+        connection.ok("click", {"target": '"Keep"'})
+        assert new_events(app, seen, "button")[0]["label"] == "Keep" and asked == []
+        seen = len(app.events())
+        refused = connection.error("click", {"target": '"Delete"'})
+        assert "declined" in refused and "nothing was done" in refused
+        assert len(asked) == 1 and "Delete" in asked[0] and "Allow it?" in asked[0]
+        connection.ok("screenshot")
+        assert not [e for e in app.events()[seen:] if e["event"] == "button"]
+        connection.ok("click", {"target": '"Delete"'})
+        assert new_events(app, seen, "button")[0]["label"] == "Delete" and len(asked) == 2
+    finally:
+        connection.close()
+    entries = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+    assert [(e["tool"], e["ok"]) for e in entries if e["tool"] == "click"] == [
+        ("click", True), ("click", False), ("click", True)]
+    plain = McpClient(args, minimal_env(vdisplay.name), tmp_path / "server2.log")
+    try:
+        plain.ok("screenshot")
+        seen = len(app.events())
+        assert "does not support MCP elicitation" in plain.error("click", {"target": '"Delete"'})
+        plain.ok("click", {"target": '"Keep"'})
+        assert [e["label"] for e in new_events(app, seen, "button")] == ["Keep"]
+    finally:
+        plain.close()
+        app.process.terminate()
+        try:
+            app.process.wait(5)
+        except subprocess.TimeoutExpired:
+            app.process.kill()
+            app.process.wait()

@@ -42,6 +42,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, acting: argparse.Arg
                         "'none' to disable)")
     p.add_argument("--verify-timeout", type=float, default=1.0, metavar="S",
                    help="seconds a click waits for the screen to change near it (default 1)")
+    p.add_argument("--confirm", choices=("off", "destructive", "all"), default="off",
+                   help="ask the user (MCP elicitation, where the client supports it) before a click: "
+                        "'destructive' for controls named delete, discard, send, quit...; 'all' for "
+                        "every click (default off). A client without elicitation gets those clicks "
+                        "refused")
     p.add_argument("--audit", metavar="FILE", type=Path,
                    help="append one JSON line per tool call (typed text replaced by its length)")
     p.add_argument("--check", action="store_true",
@@ -76,7 +81,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
             dry_run=args.dry_run, read_only=args.read_only, backend=args.backend,
             failsafe=not args.no_failsafe,
             abort_hotkey=None if args.abort_hotkey.lower() == "none" else args.abort_hotkey,
-            verify_timeout=args.verify_timeout, model=apply_vlm_arguments(args),
+            verify_timeout=args.verify_timeout, model=apply_vlm_arguments(args), confirm=args.confirm,
         )
     except ValueError as exc:
         from guiagent.errors import InvalidActionError
@@ -98,7 +103,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
         say(f"warning: {display_missing_message()}; every tool will answer with this error")
     server, runner = build_server(options, audit=args.audit)
     mode = ", ".join(m for m in ("dry run" if args.dry_run else "", "read-only" if args.read_only else "",
-                                 f"region {args.region}" if region else "") if m)
+                                 f"region {args.region}" if region else "",
+                                 f"confirm {args.confirm}" if args.confirm != "off" else "") if m)
     try:
         if address is None:
             say(f"serving on stdio (display {display or 'none'}{', ' + mode if mode else ''})")

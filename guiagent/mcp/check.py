@@ -43,6 +43,7 @@ def run_checks(options: ServerOptions) -> list[CheckResult]:
             results.append(CheckResult("display", False, str(exc)))
             return results
     results.append(_input(options, display))
+    results.append(_accessibility(display))
     snapshot = importlib.util.find_spec("guiagent.elements") is not None and _has_take_snapshot()
     results.append(CheckResult("snapshot", snapshot,
                                "guiagent.elements.take_snapshot" if snapshot else
@@ -74,6 +75,27 @@ def _input(options: ServerOptions, display: str) -> CheckResult:
     except (GuiAgentError, OSError) as exc:
         return CheckResult("input", False, f"{options.backend}: {exc}")
     return CheckResult("input", True, f"{options.backend}, pointer at ({x}, {y})")
+
+
+def _accessibility(display: str) -> CheckResult:
+    """Whether the applications' accessibility trees can be read (snapshot's names and roles;
+    without them snapshot lists only what the pixels show)."""
+    from guiagent.errors import GuiAgentError, PlatformUnsupported
+    from guiagent.platform import platform_for
+
+    try:
+        reader = platform_for(display).accessibility(display)
+    except (PlatformUnsupported, GuiAgentError) as exc:
+        return CheckResult("accessibility", False, f"none on this platform ({exc}); snapshot "
+                                                   "lists what the pixels show")
+    try:
+        reason = reader.unavailable_reason()
+    finally:
+        reader.close()
+    if reason is not None:
+        return CheckResult("accessibility", False, f"{reason}; snapshot lists what the pixels show")
+    return CheckResult("accessibility", True, "the accessibility bus answers (snapshot has the "
+                                              "applications' own names and roles)")
 
 
 def _has_take_snapshot() -> bool:

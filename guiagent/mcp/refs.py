@@ -55,6 +55,10 @@ class RefTable:
                             "wait_for); call find again")
         return match
 
+    def elements(self) -> list[Element]:
+        """The last snapshot's listed elements (screen boxes)."""
+        return list(self._elements.values()) if self._elements is not None else []
+
     def element(self, ref: str) -> Element:
         element = self._elements.get(ref) if self._elements is not None else None
         if element is None:

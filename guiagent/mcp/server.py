@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from guiagent import __version__
 from guiagent.errors import DisplayError, GuiAgentError, TargetNotFound
@@ -35,6 +36,8 @@ The server converts to the screen itself; never rescale. A zoom result states ho
 pixels map onto the screenshot.
 Targets: '"Save"' (quoted: exactly that visible text), a description, or an image path; refs \
 such as e12 (from snapshot, valid until the next snapshot) or m1 (from find).
+snapshot lists controls grouped by window within a token budget; a note says what it left out: \
+narrow with window=... or region=... to see that.
 """
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
@@ -77,6 +80,21 @@ class ToolRunner:
         self._log(tool, arguments, started)
         return to_result(output)
 
+    async def value(self, tool: str, arguments: dict[str, Any], body: Callable[[], Any]) -> Any:
+        """Run ``body`` on the worker thread for its value (errors: ToolErrors, logged)."""
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, self._guarded, body)
+        except ToolError as exc:
+            self._log(tool, arguments, started, error=str(exc))
+            raise
+
+    def refuse(self, tool: str, arguments: dict[str, Any], message: str) -> ToolError:
+        """A ToolError for a call refused before it ran, logged."""
+        self._log(tool, arguments, time.perf_counter(), error=message)
+        return ToolError(message)
+
     @staticmethod
     def _guarded(body: Callable[[], ToolOutput]) -> ToolOutput:
         try:
@@ -113,6 +131,29 @@ def redact(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     if tool == "type_text" and "text" in shown:
         shown["text"] = f"<{len(str(shown['text']))} characters>"
     return shown
+
+
+class Confirmation(BaseModel):
+    """What the server asks the user before a click (``--confirm``)."""
+
+    allow: bool = Field(description="allow this click")
+
+
+async def confirm_with_user(ctx: Context, question: str) -> str | None:
+    """Ask the user through MCP elicitation: None when allowed, else why not."""
+    capabilities = ctx.client_capabilities
+    if capabilities is None or capabilities.elicitation is None:
+        return ("this server asks the user before such clicks (--confirm), and this client cannot "
+                "ask (it does not support MCP elicitation); nothing was done: ask the user to click "
+                "it, or to restart the server without --confirm")
+    try:
+        answer = await ctx.elicit(question, Confirmation)
+    except Exception as exc:  # the client failed to ask: do nothing
+        return f"the user could not be asked ({type(exc).__name__}: {exc}); nothing was done"
+    if answer.action == "accept" and answer.data.allow:
+        return None
+    how = "declined" if answer.action in ("accept", "decline") else "cancelled"
+    return f"the user {how} this click; nothing was done. Do not retry it unless the user asks"
 
 
 def advice(exc: GuiAgentError) -> str:
@@ -158,15 +199,19 @@ def build_server(options: ServerOptions, *, audit: Path | None = None) -> tuple[
     @server.tool(annotations=READ)
     async def snapshot(
         window: Annotated[str | None, Field(description="only the window whose title contains this")] = None,
-        interactive_only: Annotated[bool, Field(description="only controls a person acts on")] = False,
-        budget: Annotated[int | None, Field(description="most elements to list (default 2000)")] = None,
+        interactive_only: Annotated[bool, Field(description="only controls a person acts on "
+                                                           "(default); false adds labels and text")] = True,
+        budget: Annotated[int | None, Field(description="most tokens the listing may take (estimated "
+                                                        "as characters / 4; default 3000)")] = None,
+        region: OptionalRegion = None,
     ) -> CallToolResult:
-        """The UI elements on the screen, one per line: [e12] button "Save" (x,y,w,h), boxes in
-        screenshot pixels. Click one with click(ref="e12"); refs stay valid until the next
-        snapshot."""
+        """The UI elements on the screen, grouped by window, one per line: [e12] button "Save"
+        (x,y,w,h), boxes in screenshot pixels. Click one with click(ref="e12"); refs stay valid
+        until the next snapshot. Bounded by budget: what did not fit is summed up per window
+        with its area; narrow with window=... or region=... to see it."""
         return await run("snapshot", {"window": window, "interactive_only": interactive_only,
-                                      "budget": budget},
-                         lambda: session.snapshot(window, interactive_only, budget))
+                                      "budget": budget, "region": region},
+                         lambda: session.snapshot(window, interactive_only, budget, region))
 
     @server.tool(annotations=READ)
     async def find(
@@ -201,15 +246,26 @@ def build_server(options: ServerOptions, *, audit: Path | None = None) -> tuple[
 
     @server.tool(annotations=ACT)
     async def click(
+        ctx: Context,
         target: Target = None, ref: Ref = None, x: X = None, y: Y = None,
         button: Annotated[str, Field(description="left, right or middle")] = "left",
         count: Annotated[int, Field(description="1, 2 (double-click) or 3")] = 1,
     ) -> CallToolResult:
         """Click one of: a target, a ref (snapshot/find), or x,y in screenshot pixels. Says what
         was clicked and whether the screen changed near the point."""
-        return await run("click", {"target": target, "ref": ref, "x": x, "y": y, "button": button,
-                                   "count": count},
-                         lambda: session.click(target, ref, x, y, button, count))
+        arguments = {"target": target, "ref": ref, "x": x, "y": y, "button": button, "count": count}
+        place = None
+        if options.confirm != "off":
+            place = await run.value("click", arguments,
+                                    lambda: session.click_place(target, ref, x, y, button, count))
+            question = await run.value("click", arguments,  # on the worker: it may capture
+                                       lambda: session.confirmation(place, button, count))
+            if question is not None:
+                refused = await confirm_with_user(ctx, question)
+                if refused is not None:
+                    raise run.refuse("click", arguments, refused)
+        return await run("click", arguments,
+                         lambda: session.click(target, ref, x, y, button, count, place=place))
 
     @server.tool(annotations=ACT)
     async def type_text(

@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -33,6 +32,7 @@ from guiagent.mcp.images import (
     fmt_box,
     fmt_point,
 )
+from guiagent.mcp.listing import CHARS_PER_TOKEN, DEFAULT_BUDGET, MAX_BUDGET, acts_on, build_listing
 from guiagent.mcp.refs import RefTable, element_changed, parse_ref
 from guiagent.screen.capture import Frame
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from guiagent.elements.model import Snapshot
     from guiagent.grounding.base import Match
 
+CONFIRM_MODES = ("off", "destructive", "all")
 CHANGE_RADIUS = 256  # screen pixels around a click where its effect is looked for
 _XY = re.compile(r"^\(?\s*(-?\d+(?:\.\d+)?)\s*[, ]\s*(-?\d+(?:\.\d+)?)\s*\)?$")
 _SCREEN_POINT = re.compile(r"\((-?\d+), (-?\d+)\)")  # the agent's _fmt(point) in step texts
@@ -64,10 +65,13 @@ class ServerOptions:
     abort_hotkey: str | None = "ctrl+alt+shift+q"
     verify_timeout: float = 1.0
     model: bool = False  # a vision-language model is configured (guiagent.grounding.vlm)
+    confirm: str = "off"  # ask the user (MCP elicitation) before clicks: off, destructive, all
 
     def __post_init__(self) -> None:
         if self.image_size < 64:
             raise ValueError(f"--image-size must be at least 64 pixels, got {self.image_size}")
+        if self.confirm not in CONFIRM_MODES:
+            raise ValueError(f"--confirm must be one of {', '.join(CONFIRM_MODES)}, got {self.confirm!r}")
         if self.max_bytes < 100_000:
             raise ValueError(f"the result size limit must be at least 100000 bytes, got {self.max_bytes}")
 
@@ -88,6 +92,7 @@ class _Place:
     point: Point
     what: str
     box: Box | None = None
+    label: str = ""  # the words on it, as far as known (to tell destructive clicks)
 
 
 def display_missing_message() -> str:
@@ -191,8 +196,8 @@ class DesktopSession:
             "format": image.format, "bytes": image.sent_bytes,
         }, image)
 
-    def snapshot(self, window: str | None = None, interactive_only: bool = False,
-                 budget: int | None = None) -> ToolOutput:
+    def snapshot(self, window: str | None = None, interactive_only: bool = True,
+                 budget: int | None = None, region: Any = None) -> ToolOutput:
         import guiagent.elements
 
         # looked up at call time: take_snapshot is the elements layer's (landing separately)
@@ -200,30 +205,38 @@ class DesktopSession:
         if take_snapshot is None:
             raise ToolError("snapshot is not available in this guiagent version (no "
                             "guiagent.elements.take_snapshot): use find or screenshot")
+        tokens = DEFAULT_BUDGET if budget is None else int(budget)
+        if not 100 <= tokens <= MAX_BUDGET:
+            raise ToolError(f"budget is in tokens of listing text, between 100 and {MAX_BUDGET}; "
+                            f"got {budget!r}")
         mapping = self.mapping()
+        area = self._region_to_screen(region) if region is not None else self.view()
         desktop = self.desktop()
-        extra: dict[str, Any] = {} if budget is None else {"budget": max(1, int(budget))}
-        snapshot: Snapshot = take_snapshot(desktop, window=window, interactive_only=interactive_only,
-                                           **extra)
-        view = self.view()
-        elements = [e for e in snapshot.elements if view.contains(e.box.center)]
-        self.refs.set_snapshot(snapshot, elements)
-        lines = [replace(e, box=mapping.box_from_screen(e.box)).describe() for e in elements]
-        limit = max(1000, self.options.max_bytes // 2)
-        shown, cut = _cut_lines(lines, limit)
-        notes = list(snapshot.notes)
-        if cut:
-            notes.append(f"{cut} more elements not shown (result size limit): pass window=... or "
-                         "interactive_only=true")
-        header = (f"{len(elements)} elements; boxes are x,y,w,h in screenshot pixels; refs "
-                  "(e.g. ref=\"e3\") stay valid until the next snapshot")
-        text = "\n".join([header, *shown, *(f"note: {n}" for n in notes)])
+        snapshot: Snapshot = take_snapshot(desktop, window=window)
+        elements = [e for e in snapshot.elements if area.contains(e.box.center)
+                    and (acts_on(e) or not interactive_only)]
+        header = ("{count} of {total} elements listed, grouped by window; boxes are x,y,w,h in "
+                  "screenshot pixels; click one with ref=\"e3\" (refs stay valid until the next "
+                  "snapshot)")
+        limit_tokens = min(tokens, max(1000, self.options.max_bytes // 3) // CHARS_PER_TOKEN)
+        listing = build_listing(elements, mapping.box_from_screen, budget_tokens=limit_tokens,
+                                reserve_chars=len(header) + 16)
+        self.refs.set_snapshot(snapshot, [e for e in elements if e.ref in {x.ref for x in listing.listed}])
+        scope = [f"window={window!r}"] if window else []
+        if region is not None:
+            scope.append(f"region {fmt_box(mapping.box_from_screen(area))}")
+        if not interactive_only:
+            scope.append("all elements")
+        first = header.format(count=len(listing.listed), total=listing.total)
+        if scope:
+            first += f" ({', '.join(scope)})"
+        notes = [*snapshot.notes, *listing.notes]
+        text = "\n".join([first, *listing.lines, *(f"note: {n}" for n in notes)])
         data = {
             "mapping": mapping.to_json(),
-            "elements": [{"ref": e.ref, "role": e.role, "name": e.name,
-                          "box": box_json(mapping.box_from_screen(e.box)),
-                          "states": sorted(e.states), "source": e.source}
-                         for e in elements[: len(shown)]],
+            "elements": listing.structured(),
+            "total": listing.total,
+            "left_out": listing.left_out,
             "notes": notes,
         }
         return ToolOutput(text, data)
@@ -297,16 +310,39 @@ class DesktopSession:
                            "elapsed_ms": round(answer.elapsed_ms, 1)})
 
     # -- acting -----------------------------------------------------------------------------
-    def click(self, target: str | None = None, ref: str | None = None, x: float | None = None,
-              y: float | None = None, button: str = "left", count: int = 1) -> ToolOutput:
-        from guiagent.input.actions import Click
-
+    def click_place(self, target: str | None = None, ref: str | None = None, x: float | None = None,
+                    y: float | None = None, button: str = "left", count: int = 1) -> _Place:
+        """Where a click would land (arguments checked, the target grounded), nothing done."""
         if button not in ("left", "right", "middle"):
             raise ToolError(f"button must be left, right or middle, got {button!r}")
         if not 1 <= int(count) <= 3:
             raise ToolError(f"count must be 1, 2 (double-click) or 3, got {count}")
         self._check_not_aborted()
-        place = self._place(target=target, ref=ref, x=x, y=y)
+        return self._place(target=target, ref=ref, x=x, y=y)
+
+    def confirmation(self, place: _Place, button: str = "left", count: int = 1) -> str | None:
+        """The question to ask the user before this click (``--confirm``), or None."""
+        mode = self.options.confirm
+        if mode == "off" or self.options.dry_run:
+            return None
+        if mode == "destructive" and not is_destructive(place.label):
+            return None
+        verb = {1: "click", 2: "double-click", 3: "triple-click"}[int(count)]
+        verb = verb if button == "left" else f"{button}-{verb}"
+        at = fmt_point(self.mapping().from_screen(place.point))
+        what = f"{place.what} " if place.what else ""
+        return f"An AI assistant wants to {verb} {what}at {at} (screenshot pixels) on your desktop. Allow it?"
+
+    def click(self, target: str | None = None, ref: str | None = None, x: float | None = None,
+              y: float | None = None, button: str = "left", count: int = 1,
+              place: _Place | None = None) -> ToolOutput:
+        """Click; ``place``: one :meth:`click_place` resolved (and the user confirmed)."""
+        from guiagent.input.actions import Click
+
+        if place is None:
+            place = self.click_place(target, ref, x, y, button, count)
+        else:
+            self._check_not_aborted()
         before = self._near_capture(place.point)
         record = self._act(Click(place.point, cast(MouseButton, button), int(count)))
         mapping = self.mapping()
@@ -469,7 +505,8 @@ class DesktopSession:
             raise ToolError(f"point ({x:g}, {y:g}) is outside the last screenshot ({w}x{h} pixels): "
                             "coordinates are pixels of the last screenshot image, 0 <= x < "
                             f"{w}, 0 <= y < {h}; nothing was done")
-        return _Place(mapping.to_screen((x, y)), "")
+        point = mapping.to_screen((x, y))
+        return _Place(point, "", label=self._label_at(point))
 
     def _ref_place(self, ref: str) -> _Place:
         key = parse_ref(ref)
@@ -478,12 +515,14 @@ class DesktopSession:
         if key.startswith("m"):
             match = self.refs.match(key)
             assert match.screen_point is not None  # locate_all sets it
-            return _Place(match.screen_point, f"{key} ({_match_name(match)})", match.screen_box)
+            return _Place(match.screen_point, f"{key} ({_match_name(match)})", match.screen_box,
+                          label=match.text or "")
         element = self.refs.element(key)
         if element_changed(self.refs.snapshot_frame, element, self.capture(element.box.integer())):
             raise ToolError(f"stale ref {key!r}: the screen changed where {element.role} "
                             f"{element.name!r} was when the snapshot was taken; take a new snapshot")
-        return _Place(element.box.center, f"{key} ({element.role} {element.name!r})", element.box)
+        return _Place(element.box.center, f"{key} ({element.role} {element.name!r})", element.box,
+                      label=element.name)
 
     def _target_place(self, target: str) -> _Place:
         from guiagent.grounding import locate_all
@@ -501,7 +540,13 @@ class DesktopSession:
             raise ToolError(f"{target} matches {len(found)} places equally well: {options}. "
                             "Say which with ref=\"m1\" (or m2...), or describe it more precisely")
         assert best.screen_point is not None
-        return _Place(best.screen_point, f"{target} ({_match_name(best)})", best.screen_box)
+        return _Place(best.screen_point, f"{target} ({_match_name(best)})", best.screen_box,
+                      label=f"{target} {best.text or ''}")
+
+    def _label_at(self, point: Point) -> str:
+        """The name of the smallest element of the last snapshot under a screen point."""
+        under = [e for e in self.refs.elements() if e.box.contains(point)]
+        return min(under, key=lambda e: e.box.area).name if under else ""
 
     def _act(self, action: Any) -> Any:
         try:
@@ -579,6 +624,17 @@ class DesktopSession:
         return item
 
 
+DESTRUCTIVE = re.compile(
+    r"\b(delete|remove|discard|erase|destroy|wipe|purge|uninstall|reset|overwrite|replace|"
+    r"don'?t save|do not save|without saving|empty (?:the )?(?:trash|bin)|move to (?:the )?(?:trash|bin)|"
+    r"permanently|send|pay|purchase|buy|shut ?down|restart|log ?out|sign ?out|quit)\b", re.IGNORECASE)
+
+
+def is_destructive(label: str) -> bool:
+    """Whether a control's words say that clicking it destroys, sends or ends something."""
+    return bool(DESTRUCTIVE.search(label.replace("\u2019", "'")))
+
+
 def _on(place: _Place) -> str:
     """How a place was named, followed by a space ("" for a bare point)."""
     return f"{place.what} " if place.what else ""
@@ -610,17 +666,6 @@ def _image_points(text: str, mapping: ImageMapping) -> str:
         return fmt_point(mapping.from_screen((float(found.group(1)), float(found.group(2)))))
 
     return _SCREEN_POINT.sub(convert, text)
-
-
-def _cut_lines(lines: Sequence[str], limit: int) -> tuple[list[str], int]:
-    shown: list[str] = []
-    used = 0
-    for line in lines:
-        used += len(line.encode()) + 1
-        if used > limit:
-            break
-        shown.append(line)
-    return shown, len(lines) - len(shown)
 
 
 def _numbers(value: Any, count: int, name: str, form: str) -> list[float]:
