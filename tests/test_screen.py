@@ -191,3 +191,12 @@ def test_stopping_a_display_ends_what_it_launched() -> None:
         (640, 480), window_manager=False
     ) as display:
         display.launch(["no-such-program-here"])
+
+
+def test_session_display_follows_the_session_type() -> None:
+    from guiagent.platform import session_display
+
+    assert session_display({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}) == ":0"  # Xwayland
+    assert session_display({"WAYLAND_DISPLAY": "wayland-1"}) == "wayland-1"
+    assert session_display({"XDG_SESSION_TYPE": "wayland"}) is None
+    assert session_display({}) is None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from guiagent.cli.args import region_argument
+from guiagent.platform import session_display
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, acting: argparse.ArgumentParser) -> None:
@@ -65,7 +66,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     address = parse_http_address(args.http) if args.http else None
     if address is not None:
         check_http_access(address[0], token)  # before anything else starts
-    display = args.display or os.environ.get("DISPLAY") or None
+    display = args.display or session_display()
     region = as_box(args.region) if args.region else None
     if args.window:
         if not display:

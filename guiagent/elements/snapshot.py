@@ -161,13 +161,14 @@ def vision_elements(frame: Frame, *, max_elements: int = 400,
 def take_snapshot(source: DesktopLike | Frame, *, window: str | None = None,
                   interactive_only: bool = False, budget: int = 2000,
                   accessibility: Accessibility | None = None, windows: WindowList | None = None,
-                  vision: bool = True) -> Snapshot:
+                  vision: bool = True, a11y_timeout: float = A11Y_TIMEOUT_S) -> Snapshot:
     """Every element on the screen (a desktop: its fresh capture, its accessibility tree and
     window list) or on a frame (vision elements, plus ``accessibility`` and ``windows`` when
     given).
 
     ``window`` keeps elements of windows whose title contains those words; ``interactive_only``
-    keeps controls (buttons, fields, links...); ``budget`` caps the number of elements.
+    keeps controls (buttons, fields, links...); ``budget`` caps the number of elements;
+    ``a11y_timeout`` bounds the accessibility read (what came in time is used, with a note).
     """
     if isinstance(source, Frame):
         frame, a11y_source, window_source = source, accessibility, windows
@@ -175,7 +176,8 @@ def take_snapshot(source: DesktopLike | Frame, *, window: str | None = None,
         frame = source.capture()
         a11y_source = accessibility if accessibility is not None else source.accessibility
         window_source = windows if windows is not None else source.windows
-    a11y, notes = read_accessibility(a11y_source, frame, window=window, max_nodes=max(budget, 500))
+    a11y, notes = read_accessibility(a11y_source, frame, window=window, max_nodes=max(budget, 500),
+                                     timeout=a11y_timeout)
     found: list[Element] = []
     if vision:
         listed, window_notes = list_windows(window_source)

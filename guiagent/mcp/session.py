@@ -10,7 +10,6 @@ whose message says what to do.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from guiagent.mcp.images import (
 )
 from guiagent.mcp.listing import CHARS_PER_TOKEN, DEFAULT_BUDGET, MAX_BUDGET, acts_on, build_listing
 from guiagent.mcp.refs import RefTable, element_changed, parse_ref
+from guiagent.platform import session_display
 from guiagent.screen.capture import Frame
 
 if TYPE_CHECKING:
@@ -95,10 +95,14 @@ class _Place:
     label: str = ""  # the words on it, as far as known (to tell destructive clicks)
 
 
+SNAPSHOT_A11Y_TIMEOUT_S = 5.0
+
+
 def display_missing_message() -> str:
-    return ("no X display: the server was started without --display and without $DISPLAY. MCP "
-            "clients start servers with a minimal environment: add --display :0 to the server's "
-            'arguments, or "env": {"DISPLAY": ":0"} to its entry in the client config')
+    return ("no display: the server was started without --display and without $DISPLAY (or "
+            "$WAYLAND_DISPLAY). MCP clients start servers with a minimal environment: add "
+            '--display :0 to the server\'s arguments, or "env": {"DISPLAY": ":0"} to its entry in '
+            "the client config")
 
 
 class DesktopSession:
@@ -113,7 +117,7 @@ class DesktopSession:
     # -- the desktop ------------------------------------------------------------------------
     @property
     def display(self) -> str | None:
-        return self.options.display or os.environ.get("DISPLAY") or None
+        return self.options.display or session_display()
 
     def desktop(self) -> Desktop:
         if self._desktop is None:
@@ -212,7 +216,9 @@ class DesktopSession:
         mapping = self.mapping()
         area = self._region_to_screen(region) if region is not None else self.view()
         desktop = self.desktop()
-        snapshot: Snapshot = take_snapshot(desktop, window=window)
+        # A whole busy screen's tree can take more than a grounding step's 2 s on a loaded
+        # machine; a snapshot is the client's map, worth waiting a little longer for.
+        snapshot: Snapshot = take_snapshot(desktop, window=window, a11y_timeout=SNAPSHOT_A11Y_TIMEOUT_S)
         elements = [e for e in snapshot.elements if area.contains(e.box.center)
                     and (acts_on(e) or not interactive_only)]
         header = ("{count} of {total} elements listed, grouped by window; boxes are x,y,w,h in "

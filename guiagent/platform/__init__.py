@@ -52,6 +52,7 @@ __all__ = [
     "input_injector",
     "platform_for",
     "screen_capture",
+    "session_display",
     "session_type",
     "session_type_for",
     "windows_titled",
@@ -120,6 +121,15 @@ def session_type_for(display: str | None, environ: Mapping[str, str] | None = No
     if display and not env.get(PLATFORM_ENV, "").strip() and sys.platform.startswith("linux"):
         return "x11" if ":" in display else "wayland"
     return session_type(env)
+
+
+def session_display(environ: Mapping[str, str] | None = None) -> str | None:
+    """The display this process's session names: ``$DISPLAY`` on X11 (and on Wayland desktops
+    with Xwayland, see :func:`session_type`), ``$WAYLAND_DISPLAY`` on Wayland; None if neither."""
+    env = os.environ if environ is None else environ
+    if session_type(env) == "wayland":
+        return env.get("WAYLAND_DISPLAY") or None
+    return env.get("DISPLAY") or None
 
 
 def platform_for(display: str | None, environ: Mapping[str, str] | None = None) -> Platform:
