@@ -125,6 +125,25 @@ def test_a_row_of_short_labels_spaced_like_a_menu_bar_are_menus() -> None:
     assert roles[("Help", 400)] == roles[("Name", 500)] == roles[("Email address", 500)] == "label"
 
 
+def test_an_equals_reading_must_be_two_stacked_bars() -> None:
+    """RapidOCR's Chinese model reads galculator's "=" as "二" and a dark "<-" as "=": the
+    ink decides (two stacked bars, or not)."""
+    from guiagent.elements.vision_read import _checked_glyph
+
+    equals = np.full((40, 40), 40, np.uint8)
+    equals[14:18, 10:30] = 230
+    equals[24:28, 10:30] = 230
+    arrow = np.full((40, 40), 40, np.uint8)
+    cv2.line(arrow, (18, 12), (8, 20), 230, 3)
+    cv2.line(arrow, (8, 20), (18, 28), 230, 3)
+    arrow[19:22, 22:34] = 230
+    box = Box(4, 8, 32, 24)
+    assert _checked_glyph(equals, box, "二") == "="
+    assert _checked_glyph(equals, box, "=") == "="
+    assert _checked_glyph(arrow, box, "=") == ""
+    assert _checked_glyph(arrow, box, "<-") == "<-"
+
+
 def test_a_panel_holding_several_controls_is_not_an_element() -> None:
     img = _canvas(size=(500, 900))
     cv2.rectangle(img, (20, 20), (880, 180), (200, 200, 200), 1)  # a toolbar / group box

@@ -114,7 +114,9 @@ class LabelReader:
 
     # -- internals ------------------------------------------------------------------------
     def _read(self, pixels: np.ndarray, gray: np.ndarray, boxes: list[Box]) -> list[Reading]:
-        rapid = [_first(lines) for lines in self.rapid.recognize(pixels, boxes)]
+        rapid = [(_checked_glyph(gray, box, text), score) for box, (text, score)
+                 in zip(boxes, (_first(lines) for lines in self.rapid.recognize(pixels, boxes)),
+                        strict=True)]
         short = [i for i, b in enumerate(boxes) if estimate_chars(b) <= _SHORT]
         tess: dict[int, str] = {}
         if short and self._tesseract:
@@ -140,6 +142,7 @@ class LabelReader:
     def _vote(gray: np.ndarray, box: Box, r_text: str, r_score: float, t_text: str,
               tiled: str) -> Reading:
         """A short label read two or three ways: agree, or let more evidence decide."""
+        t_text, tiled = _checked_glyph(gray, box, t_text), _checked_glyph(gray, box, tiled)
         if r_text and r_text.casefold() == t_text.casefold():
             # Tesseract keeps case better on lone capitals ("C", not "c").
             return Reading(t_text if len(t_text) == 1 else r_text, max(r_score, 0.9))
@@ -290,6 +293,36 @@ def _ink_blobs(gray: np.ndarray, box: Box) -> int:
     ink = (np.abs(crop.astype(np.int16) - background) > 60).astype(np.uint8)
     n, _labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     return int((stats[1:, 4] >= 2).sum()) if n > 1 else 0
+
+
+# "=" as OCR models return it: itself, or the CJK numeral two (the Chinese model's reading).
+_EQUALS_READINGS = frozenset({"=", "二"})
+
+
+def _checked_glyph(gray: np.ndarray, box: Box, text: str) -> str:
+    """A reading of "=" kept only where the ink is two stacked bars (a dark-theme "<-" read
+    as "=" is dropped), and the CJK "二" read for such bars becomes "="."""
+    if text.strip() not in _EQUALS_READINGS:
+        return text
+    return "=" if _two_bars(gray, box) else ""
+
+
+def _two_bars(gray: np.ndarray, box: Box) -> bool:
+    import cv2
+
+    crop = _crop(gray, box, 1)
+    if crop.size == 0:
+        return False
+    background = np.median(np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]))
+    ink = (np.abs(crop.astype(np.int16) - background) > 40).astype(np.uint8)
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    bars = [stats[i] for i in range(1, n) if stats[i, 4] >= 2]
+    if len(bars) != 2:
+        return False
+    (x1, y1, w1, h1, _), (x2, y2, w2, h2, _) = sorted(bars, key=lambda b: b[1])
+    overlap = min(x1 + w1, x2 + w2) - max(x1, x2)
+    return (w1 >= 2 * h1 and w2 >= 2 * h2 and overlap >= 0.7 * max(w1, w2)
+            and y2 >= y1 + h1)
 
 
 def _blob_shape(gray: np.ndarray, box: Box) -> str:
