@@ -200,3 +200,15 @@ def test_equally_good_tree_elements_are_settled_by_what_the_screen_shows() -> No
     search = search_elements(frame, query, accessibility=_FakeAccessibility(nodes), vision="never")
     assert [r.element.box.top for r in search.picked] == [14]
     assert any("show their label" in note for note in search.notes)
+
+
+def test_a_word_inside_a_vision_line_is_clicked_where_it_is_written() -> None:
+    """Tk radio buttons at 2x read as one vision element "oJPEG PNG": "PNG" is its right part."""
+    from guiagent.elements.locate import _words_box
+
+    line = Element("v1", "label", "oJPEG PNG", Box(2150, 390, 204, 30))
+    png = _words_box(line, "PNG")
+    assert 2262 <= png.center.x <= 2338 and png.top == 390
+    assert _words_box(line, "GIF") == line.box
+    tall = Element("v2", "label", "Save all", Box(0, 0, 60, 60))
+    assert _words_box(tall, "all") == tall.box  # not one line: left whole

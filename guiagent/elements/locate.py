@@ -10,6 +10,7 @@ targets with a role word, an ordinal or a relation — or when OCR alone finds n
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -135,6 +136,21 @@ def search_elements(frame: Frame, query: ElementQuery, *,
                          (time.perf_counter() - started) * 1000)
 
 
+def _words_box(element: Element, label: str) -> Box:
+    """Where ``label`` sits inside a vision element read as one line holding more words
+    ("oJPEG PNG": Tk radio buttons at 2x read as one element): its share of the line, by
+    character position. The whole box when the name is not one line or the words are not
+    found as written."""
+    box = element.box
+    name = element.name
+    found = re.search(rf"(?<!\w){re.escape(label.strip().casefold())}(?!\w)", name.casefold())
+    if found is None or box.width < 3 * box.height or len(name) != len(name.casefold()):
+        return box
+    share = box.width / len(name)
+    return Box(box.left + found.start() * share, box.top, (found.end() - found.start()) * share,
+               box.height)
+
+
 def element_matches(frame: Frame, search: ElementSearch) -> list[Match]:
     """Matches (frame pixels, with screen points) for the elements a search picked."""
     to_frame = frame.to_screen_transform.inverse()
@@ -144,6 +160,8 @@ def element_matches(frame: Frame, search: ElementSearch) -> list[Match]:
     matches = []
     for r in search.picked:
         e = r.element
+        if e.source == "vision" and r.why.startswith("words of the label"):
+            e = replace(e, box=_words_box(e, search.query.label))
         box = to_frame.apply_box(e.box)
         note = (f"{e.source} {e.role} {e.name!r} ({r.why}); " + "; ".join(search.notes)).strip("; ")
         stage = StageRecord("elements", search.elapsed_ms, Size(frame.width, frame.height),
