@@ -3,6 +3,10 @@
 sway refuses to run as root, so as root pass ``user=`` (an unprivileged account; it owns the
 session's private runtime directory). Programs launched here run natively on Wayland (GTK,
 Qt, foot) or, when the ``xwayland`` package is installed, as X11 clients of Xwayland.
+
+A headless seat has no keyboard, and an application creates its ``wl_keyboard`` only once the
+seat has one: keys sent in between are lost. The display therefore holds a virtual keyboard
+(one that never presses a key) from its start, as a desktop has its real keyboard.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class VirtualWaylandDisplay(VirtualDisplay):
         self.swaysock: Path | None = None
         self.x_display = ""  # Xwayland's X display (":3"), empty without Xwayland
         self._sway: subprocess.Popen[bytes] | None = None
+        self._seat_keyboard: Any = None  # (connection, keyboard) held while the display runs
         self._saved_env: dict[str, str | None] = {}
 
     @property
@@ -78,7 +83,7 @@ class VirtualWaylandDisplay(VirtualDisplay):
     def start(self) -> VirtualWaylandDisplay:
         sway = shutil.which("sway")
         if sway is None:
-            raise DisplayError("sway is not installed: `sudo apt-get install sway grim wtype` "
+            raise DisplayError("sway is not installed: `sudo apt-get install sway grim` "
                                "(and xwayland for X11 applications)")
         uid, gid = self._account()
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="guiagent-wayland-"))  # mode 0700
@@ -109,7 +114,8 @@ class VirtualWaylandDisplay(VirtualDisplay):
                            "sway to start Xwayland")
                 self.x_display = marker.read_text().strip()
                 if uid != os.getuid():
-                    _allow_x_client_user(self.x_display, uid, gid)
+                    _allow_x_client_user(self.x_display, uid, gid, self.timeout)
+            self._hold_keyboard()
         except Exception:
             self.stop()
             raise
@@ -118,6 +124,17 @@ class VirtualWaylandDisplay(VirtualDisplay):
             os.environ.update(WAYLAND_DISPLAY=self.name, SWAYSOCK=str(self.swaysock))
             os.environ[PLATFORM_ENV] = "wayland"
         return self
+
+    def _hold_keyboard(self) -> None:
+        from guiagent.platform.wayland.virtual_keyboard import VirtualKeyboard
+        from guiagent.platform.wayland.wire import WaylandConnection
+
+        connection = WaylandConnection(Path(self.name))
+        try:
+            self._seat_keyboard = (connection, VirtualKeyboard(connection))
+        except BaseException:
+            connection.close()
+            raise
 
     def _account(self) -> tuple[int, int]:
         if self.user is None:
@@ -154,6 +171,11 @@ class VirtualWaylandDisplay(VirtualDisplay):
         for process in self._launched:
             end_program(process)
         self._launched.clear()
+        if self._seat_keyboard is not None:
+            connection, keyboard = self._seat_keyboard
+            keyboard.close()
+            connection.close()
+            self._seat_keyboard = None
         if self._sway is not None:
             end_program(self._sway)  # its process group: Xwayland too
             self._sway = None
@@ -183,10 +205,11 @@ class VirtualWaylandDisplay(VirtualDisplay):
         return self.start()
 
 
-def _allow_x_client_user(x_display: str, uid: int, gid: int) -> None:
+def _allow_x_client_user(x_display: str, uid: int, gid: int, timeout: float) -> None:
     """Let this process's user connect to Xwayland, which admits only sway's user: a child
     that becomes sway's user sends X's ChangeHosts (``xhost +si:localuser:ME``, without
-    needing xhost installed)."""
+    needing xhost installed). sway starts Xwayland on this first connection, which can take
+    seconds on a busy machine: the child waits up to ``timeout``."""
     import socket
     import struct
 
@@ -204,7 +227,7 @@ def _allow_x_client_user(x_display: str, uid: int, gid: int) -> None:
             os.setgid(gid)
             os.setuid(uid)
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            conn.settimeout(5)
+            conn.settimeout(timeout)
             conn.connect(path)
             conn.sendall(struct.pack("<BxHHHHxx", ord("l"), 11, 0, 0, 0))
             header = conn.recv(8, socket.MSG_WAITALL)

@@ -5,7 +5,7 @@ drops non-ASCII characters, so ours sends those through pynput. ``pynput``: ever
 pynput. ``xdotool``: the xdotool command (X11 only), handy when Python's X bindings misbehave.
 On Wayland (``display`` a Wayland socket, or a Wayland session) pyautogui and pynput cannot
 reach other applications: the default backend, or ``wayland``, uses the platform's own input
-injection instead (sway: its IPC for the pointer, wtype for keys).
+injection instead (sway: guiagent's virtual pointer and keyboard).
 """
 
 from __future__ import annotations

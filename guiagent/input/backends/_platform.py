@@ -1,5 +1,5 @@
-"""An input backend over the platform's own input injection (Wayland: sway's pointer and
-wtype's virtual keyboard), for sessions where pyautogui, pynput and xdotool cannot reach
+"""An input backend over the platform's own input injection (Wayland: guiagent's virtual
+pointer and keyboard), for sessions where pyautogui, pynput and xdotool cannot reach
 other applications."""
 
 from __future__ import annotations

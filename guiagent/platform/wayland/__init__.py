@@ -3,9 +3,10 @@
 Wayland gives a client no global capture, input injection, pointer position or window list;
 the compositor has to provide them, so what works depends on it:
 
-- **wlroots / sway**: everything guiagent needs. Pixels through ``grim`` (wlr-screencopy), keys
-  and Unicode text through ``wtype`` (virtual-keyboard), the pointer, the monitor layout, the
-  window list and the abort hotkey through sway's IPC socket (``$SWAYSOCK``).
+- **wlroots / sway**: everything guiagent needs. Pixels through ``grim`` (wlr-screencopy), the
+  pointer, keys and Unicode text through guiagent's own virtual pointer and keyboard (the
+  wlr virtual-pointer and virtual-keyboard protocols), the monitor layout, the window list and
+  the abort hotkey through sway's IPC socket (``$SWAYSOCK``).
 - **GNOME, KDE and other compositors**: only the xdg-desktop-portal ScreenCast and
   RemoteDesktop interfaces (PipeWire frames, a permission prompt) would give capture and input;
   guiagent does not implement them yet, so those services raise
@@ -34,7 +35,7 @@ _NOT_WLROOTS = (
     "on {what} Wayland session guiagent can ground targets in screenshots (`guiagent ground`, "
     "`guiagent.locate`) and read accessibility trees, but cannot {service}: that needs the "
     "compositor's help, which guiagent gets from sway's IPC and the wlroots protocols (grim, "
-    "wtype) - on sway, set $SWAYSOCK if it is not found; the GNOME/KDE route, the "
+    "virtual pointer and keyboard) - on sway, set $SWAYSOCK if it is not found; the GNOME/KDE route, the "
     "xdg-desktop-portal ScreenCast and RemoteDesktop interfaces, is not implemented yet. Log "
     "in to an X11 session (\"GNOME on Xorg\", \"Plasma (X11)\"), or drive the application "
     "inside a VirtualDisplay (Xvfb) or a VirtualWaylandDisplay (headless sway)"
@@ -72,10 +73,10 @@ class WaylandPlatform:
         return WlrootsInput(session, SwayIPC(swaysock))
 
     def unicode_typist(self, display: str | None) -> UnicodeTypist:
-        from guiagent.platform.wayland.wlroots import WtypeKeyboard
+        from guiagent.platform.wayland.wlroots import WaylandTypist
 
         session, _ = self._wlroots(display, "type text")
-        return WtypeKeyboard(session)
+        return WaylandTypist(session)
 
     def hotkey_listener(self, keys: tuple[str, ...], callback: Callable[[], None],
                         display: str | None) -> HotkeyListener:

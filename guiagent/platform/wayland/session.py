@@ -2,7 +2,8 @@
 
 A Wayland display is a socket: a name (``wayland-1``) under ``$XDG_RUNTIME_DIR`` or an absolute
 path. wlroots compositors are driven through their own helpers (sway's IPC socket for the
-pointer and the window list, ``grim`` and ``wtype`` for pixels and keys); GNOME and KDE only
+window list and the hotkey, ``grim`` for pixels, the virtual-pointer and virtual-keyboard
+protocols for input); GNOME and KDE only
 through the desktop portals.
 """
 
@@ -28,7 +29,7 @@ class WaylandSession:
 
     @property
     def env(self) -> dict[str, str]:
-        """What a helper (grim, wtype) needs in its environment to reach this compositor."""
+        """What a helper (grim) needs in its environment to reach this compositor."""
         env = dict(os.environ)
         env["WAYLAND_DISPLAY"] = str(self.socket)
         env["XDG_RUNTIME_DIR"] = str(self.socket.parent)

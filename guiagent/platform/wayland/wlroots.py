@@ -1,11 +1,7 @@
-"""wlroots compositors: pixels through ``grim`` (the wlr-screencopy protocol), keys through
-``wtype`` (the virtual-keyboard protocol), the pointer through a virtual pointer
-(:mod:`~guiagent.platform.wayland.virtual_pointer`).
-
-``wtype`` uploads a fresh keymap each time it starts, and a key sent right after it can reach
-the application before the keymap does: ``wtype "echo"`` arrived as "cho" in 10 of 20 tries on
-headless sway, and a lone ``wtype -k Return`` was lost as often. A short pause after the keymap
-(``-s``) delivered 20/20, also with both cores busy; :data:`KEYMAP_SETTLE_MS` is that pause.
+"""wlroots compositors: pixels through ``grim`` (the wlr-screencopy protocol), the pointer and
+the keyboard through guiagent's own virtual devices
+(:mod:`~guiagent.platform.wayland.virtual_pointer`,
+:mod:`~guiagent.platform.wayland.virtual_keyboard`) on one Wayland connection.
 """
 
 from __future__ import annotations
@@ -14,27 +10,16 @@ import shutil
 import subprocess
 from typing import TYPE_CHECKING
 
-from guiagent import keys as keynames
 from guiagent.errors import CaptureError, InputBackendError
 from guiagent.platform.base import OutputInfo
 from guiagent.platform.wayland.session import WaylandSession
 from guiagent.platform.wayland.sway import SwayIPC
+from guiagent.platform.wayland.virtual_keyboard import VirtualKeyboard
+from guiagent.platform.wayland.virtual_pointer import VirtualPointer
+from guiagent.platform.wayland.wire import WaylandConnection
 
 if TYPE_CHECKING:
     import numpy as np
-
-KEYMAP_SETTLE_MS = 25
-
-_WTYPE_MODIFIERS = {"ctrl": "ctrl", "shift": "shift", "alt": "alt", "super": "logo",
-                    "altgr": "altgr", "capslock": "capslock"}
-
-
-def _require(tool: str, package: str, what: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise InputBackendError(f"{what} on a wlroots compositor needs `{tool}`: "
-                                f"`sudo apt-get install {package}`")
-    return path
 
 
 class GrimCapture:
@@ -97,51 +82,32 @@ def ppm_to_bgra(data: bytes) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA)
 
 
-class WtypeKeyboard:
-    """Keys and Unicode text through ``wtype`` (wlr virtual-keyboard protocol)."""
+class WaylandTypist:
+    """:class:`~guiagent.platform.base.UnicodeTypist`: a virtual keyboard on a connection of
+    its own."""
 
     def __init__(self, session: WaylandSession) -> None:
-        self._wtype = _require("wtype", "wtype", "typing")
-        self._env = session.env
-
-    def _run(self, args: list[str], text: str | None = None) -> None:
-        argv = [self._wtype, "-s", str(KEYMAP_SETTLE_MS), *args]
-        result = subprocess.run(argv, env=self._env, input=None if text is None else text.encode(),
-                                capture_output=True, check=False)
-        if result.returncode != 0:
-            raise InputBackendError(f"wtype {' '.join(args)} failed: "
-                                    f"{result.stderr.decode(errors='replace').strip()}")
+        self._wl = WaylandConnection(session.socket)
+        try:
+            self.keyboard = VirtualKeyboard(self._wl)
+        except BaseException:
+            self._wl.close()
+            raise
 
     def type(self, text: str) -> None:
-        if text:
-            self._run(["-"], text)  # from stdin: any text, even one starting with "-"
-
-    def keys(self, keys: tuple[str, ...]) -> None:
-        args: list[str] = []
-        release: list[str] = []
-        for key in keys:
-            modifier = _WTYPE_MODIFIERS.get(key)
-            spec = keynames.spec(key)
-            if modifier is not None:
-                args += ["-M", modifier]
-                release = ["-m", modifier, *release]
-            elif spec is not None or key.isalnum():
-                keysym = spec.xdotool if spec is not None else key
-                args += ["-P", keysym]
-                release = ["-p", keysym, *release]
-            else:  # punctuation has no keysym by its own character: type it (press + release)
-                args += ["--", key] if key.startswith("-") else [key]
-        self._run(args + release)
+        self.keyboard.type(text)
 
     def close(self) -> None:
-        pass
+        self.keyboard.close()
+        self._wl.close()
 
 
 class WlrootsInput:
     """:class:`~guiagent.platform.base.InputInjector` on sway: the pointer through guiagent's
     own virtual pointer (:mod:`~guiagent.platform.wayland.virtual_pointer`; sway's ``seat
-    cursor`` commands reach no application on a seat without a pointer device), keys through
-    wtype, the output layout from sway's IPC.
+    cursor`` commands reach no application on a seat without a pointer device), keys and text
+    through its own virtual keyboard (one keymap whose keycodes keep their meaning), the output
+    layout from sway's IPC.
 
     Wayland tells no client where the pointer is: :meth:`position` is where this injector last
     put it (the middle of the first output before its first move), so the corner fail-safe
@@ -149,12 +115,15 @@ class WlrootsInput:
     """
 
     def __init__(self, session: WaylandSession, ipc: SwayIPC) -> None:
-        from guiagent.platform.wayland.virtual_pointer import VirtualPointer
-
         self._ipc = ipc
-        self._keyboard = WtypeKeyboard(session)
         self._position: tuple[int, int] | None = None
-        self._pointer = VirtualPointer(session.socket, self._layout())
+        self._wl = WaylandConnection(session.socket)
+        try:
+            self._pointer = VirtualPointer(self._wl, self._layout())
+            self.keyboard = VirtualKeyboard(self._wl)
+        except BaseException:
+            self._wl.close()
+            raise
 
     def _layout(self) -> tuple[int, int, int, int]:
         """The bounding box of the outputs, in logical pixels."""
@@ -187,11 +156,13 @@ class WlrootsInput:
         self._pointer.scroll(direction, amount)
 
     def type(self, text: str) -> None:
-        self._keyboard.type(text)
+        self.keyboard.type(text)
 
     def keys(self, keys: tuple[str, ...]) -> None:
-        self._keyboard.keys(keys)
+        self.keyboard.keys(keys)
 
     def close(self) -> None:
+        self.keyboard.close()
         self._pointer.close()
+        self._wl.close()
         self._ipc.close()
