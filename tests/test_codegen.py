@@ -29,6 +29,7 @@ from guiagent.recording.codegen import (
     quote_label,
 )
 from guiagent.recording.format import (
+    Check,
     ClickStep,
     Demo,
     DragStep,
@@ -89,13 +90,35 @@ def test_an_ambiguous_label_is_named_by_role_and_label() -> None:
     item = element("menu item", "Open", 200)
     assert element_query(button, [button, item]) == 'the "Open" button'
     assert element_query(item, [button, item]) == 'the "Open" menu item'
-    twins = [element("button", "OK", 10), element("button", "OK", 200)]
-    assert element_query(twins[0], twins) is None  # neither form picks one: a picture will
+    ok_label = element("label", "OK", 300)
+    ok_field = element("text field", "", 400)
+    assert element_query(ok_field, [button, ok_label, ok_field]) == "the text field"  # unnamed
+
+
+def test_a_label_that_occurs_more_than_once_gets_an_ordinal_the_query_reader_takes_back() -> None:
+    from guiagent.elements.query import parse_query, pick, rank_elements
+
+    twins = [element("button", "OK", 200), element("button", "OK", 10), element("button", "OK", 10, 300)]
+    names = [element_query(e, twins) for e in twins]
+    assert names == ['the second "OK"', 'the first "OK"', 'the third "OK"']  # reading order
+    for e, name in zip(twins, names, strict=True):
+        assert name is not None
+        query = parse_query(name)
+        assert query is not None and query.ordinal is not None
+        assert [r.element for r in pick(rank_elements(twins, query), query)] == [e]
+    icons = [element("toggle button", "Bold", 10), element("toggle button", "Bold", 200)]
+    assert element_query(icons[1], icons, visible=False) == 'the second "Bold" button'
+    many = [element("button", "x", 10 + 90 * i) for i in range(12)]
+    assert element_query(many[11], many) == 'the last "x"'
+    assert element_query(many[10], many) is None  # the eleventh: a picture will name it
 
 
 def test_an_icon_only_control_is_named_by_role_and_its_tree_name() -> None:
     bold = element("toggle button", "Bold", 10)
-    assert element_query(bold, [bold], visible=False) == 'the "Bold" toggle button'
+    assert element_query(bold, [bold], visible=False) == 'the "Bold" button'  # as people say it
+    bold_item = element("button", "Bold", 100)
+    # a "toggle button" query takes plain buttons too: only an ordinal tells these apart
+    assert element_query(bold, [bold, bold_item], visible=False) == 'the first "Bold" button'
     field = element("text field", "", 10)
     assert element_query(field, [field, bold]) == "the text field"
 
@@ -149,14 +172,17 @@ def test_pytest_code_names_every_target_the_most_robust_way(tmp_path: Path) -> N
         "expect('“Save \"As…\"”').to_be_visible()",  # the menu item appeared after the click on File
         "desktop.click('“Save \"As…\"”')",
         "desktop.type('report\\'s \"final\".txt')",
+        "desktop.wait_still()",  # a key after typing: a completion may still be settling
         "desktop.press('enter')",
         "desktop.click('the \"Open\" button')",
-        "desktop.double_click('the \"Bold\" toggle button')",
+        "desktop.double_click('the \"Bold\" button')",
         "desktop.click('\"Cancel\"')",
         "desktop.click(Template('test_save_step8.png'))",
         "desktop.type(os.environ['GUIAGENT_SECRET_1'])",
+        "desktop.wait_still()",
         "desktop.press('tab', presses=3)",
         "desktop.scroll('down', 2, at='\"File\"')",
+        "desktop.wait_still()",  # the outcome of the last step settles before the last look
         "expect('\"Saved\"').to_be_visible()",
     ]
     import ast
@@ -169,7 +195,7 @@ def test_pytest_code_names_every_target_the_most_robust_way(tmp_path: Path) -> N
     stats = generated.stats
     assert (stats.by_label, stats.by_role, stats.by_text, stats.by_template) == (3, 2, 1, 1)
     assert (stats.secrets, stats.expectations, stats.steps) == (1, 3, 11)
-    assert stats.lines_per_step == pytest.approx(16 / 11)
+    assert stats.lines_per_step == pytest.approx(19 / 11)
     ruff_clean(generated.source, tmp_path)
 
 
@@ -213,6 +239,85 @@ def test_do_script_parses_as_commands(tmp_path: Path) -> None:
     assert len(parsed) == len(lines)
 
 
+def checks_demo(tmp_path: Path) -> Demo:
+    """A recording with checks asked for by the hotkey: at the start, after a click, at the end."""
+    (tmp_path / "assets").mkdir(exist_ok=True)
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "assets" / "check-0003-t96.png"), np.full((96, 96, 3), 70, np.uint8))
+    display = element("text field", "", 10, 10)
+    seven = element("button", "7", 10)
+    screen = [display, seven]
+    return Demo((click(PointerTarget((50, 115), element=ref(seven, screen))),), tmp_path, (3840, 2160),
+                appeared_at_end=("/home/me/notes.txt - Editor", "Saved"), checks=(
+        Check(0, PointerTarget((50, 25), element=ref(display, screen)), "0"),
+        Check(1, PointerTarget((50, 115), element=ref(seven, screen)), "7"),
+        Check(1, PointerTarget((700, 700), templates=(TemplateAsset("assets/check-0003-t96.png",
+                                                                      (48, 48)),)), None),
+    ))
+
+
+def test_checks_become_expectations_where_they_were_asked_for(tmp_path: Path) -> None:
+    demo = checks_demo(tmp_path)
+    generated = generate_pytest(demo, app="galculator", prefix="calc")
+    body = [ln.strip() for ln in generated.source.split("def test_calc(desktop):\n")[1].splitlines()]
+    assert body == [
+        "desktop.launch('galculator')",
+        "expect('the text field').to_have_text('0', timeout=30)",  # the first check is the app's wait
+        "desktop.wait_still()  # a new window moves and lays itself out for a while",
+        "desktop.click('\"7\"')",
+        "desktop.wait_still()",
+        "expect('\"7\"').to_be_visible()",  # the label is the text: being visible is the check
+        "expect(Template('calc_check3.png')).to_be_visible()",
+    ]  # a check at the end replaces the guessed final expectation
+    assert generated.templates == (("calc_check3.png", "assets/check-0003-t96.png"),)
+    assert (generated.stats.checks, generated.stats.expectations, generated.stats.by_template) == (3, 3, 1)
+    ruff_clean(generated.source, tmp_path)
+    script = generate_do(demo, app="galculator", prefix="calc").source.splitlines()
+    assert script == ["open galculator", 'wait for "0" up to 30 seconds', 'click "7"', 'wait for "7"',
+                      "wait for calc_check3.png"]
+    # Without a check at the end, the final expectation is the first new label without a path.
+    from dataclasses import replace
+
+    early = replace(demo, checks=demo.checks[:1])
+    assert generate_pytest(early).source.rstrip().endswith("expect('\"Saved\"').to_be_visible()")
+    write_demo(demo)
+    assert load_demo(tmp_path).checks == demo.checks  # the checks round-trip through demo.json
+    data = json.loads((tmp_path / "demo.json").read_text())
+    data["checks"][0]["after"] = 2  # the demo has one step
+    (tmp_path / "demo.json").write_text(json.dumps(data))
+    with pytest.raises(DemoError, match=r"checks\[0\]\.after must be between 0 and 1"):
+        load_demo(tmp_path)
+
+
+def test_the_check_hotkey_is_off_unless_asked_for_and_never_the_stop_hotkey() -> None:
+    from guiagent.errors import RecordingError
+    from guiagent.recording.recorder import RecorderSettings
+
+    assert RecorderSettings().check_hotkey is None  # guiagent record records ctrl+alt+e as a key
+    assert RecorderSettings(check_hotkey="ctrl+alt+e").check_hotkey == "ctrl+alt+e"
+    with pytest.raises(RecordingError, match="both ctrl\\+alt\\+r"):
+        RecorderSettings(check_hotkey="alt+ctrl+r")
+
+
+def test_the_app_is_waited_for_before_keys_reach_it(tmp_path: Path) -> None:
+    bold = element("toggle button", "Bold", 600)
+    demo = Demo((TypeStep(0.5, "hello"), KeyStep(1.0, "ctrl+a"),
+                 click(PointerTarget((640, 115), element=ref(bold, [bold], visible=False)))), tmp_path)
+    body = generate_pytest(demo, app="lowriter", prefix="bold").source.split("def test_bold(desktop):\n")[1]
+    assert [ln.strip() for ln in body.splitlines()] == [
+        "desktop.launch('lowriter')",
+        "expect('the \"Bold\" button').to_be_visible(timeout=30)",
+        "desktop.wait_still()  # a new window moves and lays itself out for a while",
+        "desktop.type('hello')",
+        "desktop.wait_still()",
+        "desktop.press('ctrl+a')",
+        "desktop.click('the \"Bold\" button')",
+        "desktop.wait_still()",  # the last step's effect, before the test ends the app
+    ]
+
+
 # -- the demo format ------------------------------------------------------------------------
 
 
@@ -249,16 +354,22 @@ def needs(*programs: str) -> None:
             pytest.skip(f"{program} is not installed (bash .ci/install)")
 
 
-def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+def until(check: Callable[[], bool], what: str, timeout: float = 30.0, show: Path | None = None
+          ) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            seen = show.read_text() if show is not None and show.exists() else ""
+            raise AssertionError(f"timed out waiting for {what}\n{seen}")
         time.sleep(0.1)
 
 
 def app_env(display: guiagent.VirtualDisplay) -> dict[str, str]:
-    return {**display.env, "GSETTINGS_BACKEND": "memory", "PYTHONDONTWRITEBYTECODE": "1"}
+    # this checkout first on the path: the subprocesses may run in other folders
+    source = str(Path(guiagent.__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH", "")) if p)
+    return {**display.env, "GSETTINGS_BACKEND": "memory", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": path}
 
 
 def run_generated(test: Path, display: guiagent.VirtualDisplay) -> subprocess.CompletedProcess[str]:
@@ -310,6 +421,8 @@ def test_codegen_records_a_calculator_sum_into_a_test_that_passes_here_and_elsew
         assert "Template(" not in source
         first = run_generated(out, display)
         assert first.returncode == 0, first.stdout + first.stderr
+        scaled = run_generated_in(out, display, tmp_path / "scaled", {"GDK_SCALE": "2"})
+        assert scaled.returncode == 0, scaled.stdout + scaled.stderr  # recorded at 1x, run at 2x
     # Elsewhere: a 2560x1440 screen, where the calculator opens at other coordinates.
     with guiagent.VirtualDisplay((2560, 1440), accessibility=True, set_environment=False) as display:
         moved = run_generated(out, display)
@@ -353,11 +466,234 @@ def test_codegen_converts_a_recorded_demo_and_names_targets_from_its_frames(tmp_
     assert result.returncode == 0, result.stderr
     script = (tmp_path / "mul.do").read_text().splitlines()
     assert script[0] == 'click "7"' and script[2] == 'click "6"', script
-    # galculator draws "*" as a multiplication sign that OCR reads as several letters: a picture
-    assert script[1] in ('click "*"', 'click "×"', "click mul_step2.png"), script
+    # galculator draws "*" as a multiplication sign that OCR reads as several letters (a picture)
+    # or as "." like the decimal point's key (an ordinal: the first "." in reading order)
+    assert script[1] in ('click "*"', 'click "×"', "click mul_step2.png", 'click the first "."'), script
     cwd = os.getcwd()
     os.chdir(tmp_path)  # pictures are named relative to the script's folder
     try:
         assert len(parse_commands("\n".join(script))) == 3
     finally:
         os.chdir(cwd)
+
+
+# -- end to end: more flows (an editor's Save As, a LibreOffice toolbar), checks, 2x ------------
+
+
+def record_codegen(display: guiagent.VirtualDisplay, out: Path, app: str,
+                   act: Callable[[guiagent.Desktop], None], env: dict[str, str] | None = None,
+                   *, cwd: Path | None = None, timeout: float = 60) -> str:
+    """Run `guiagent codegen OUT --app APP` on ``display`` while ``act`` drives the app with
+    synthetic input, stop it with its hotkey and return the generated test."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "guiagent", "codegen", str(out), "--app", app, "--display", display.name],
+        env={**app_env(display), **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=cwd)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "recording into" in line and "ctrl+alt+e checks" in line, line + process.stderr.read()
+        with guiagent.Desktop(display) as desktop:
+            act(desktop)
+            desktop.press("ctrl+alt+r")
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(10)
+    assert process.returncode == 0, stderr
+    source = out.read_text(encoding="utf-8")
+    print(source, stdout, sep="\n")
+    return source
+
+
+def steps_written(out: Path, count: int) -> Callable[[], bool]:
+    def written() -> bool:
+        if not out.exists():
+            return False
+        lines = [ln.strip() for ln in out.read_text().splitlines()]
+        return sum(ln.startswith(("desktop.click", "desktop.type", "desktop.press", "expect("))
+                   for ln in lines) >= count
+    return written
+
+
+def check_here(desktop: guiagent.Desktop, target: str) -> None:
+    """Point at ``target`` and press the assertion hotkey."""
+    desktop.move_to(target)
+    desktop.press("ctrl+alt+e")
+
+
+def run_generated_in(test: Path, display: guiagent.VirtualDisplay, where: Path,
+                     env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the generated ``test`` with ``where`` as the working folder (and HOME) of the test
+    and of the programs it starts; ``env`` on top (GDK_SCALE=2...)."""
+    where.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", str(test), "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "--guiagent-display", display.name, "--guiagent-output", str(where / "results"),
+         "--rootdir", str(test.parent)],
+        env={**app_env(display), "HOME": str(where), **(env or {})}, cwd=where, capture_output=True,
+        text=True, timeout=240)
+
+
+@pytest.mark.display
+def test_codegen_records_a_save_as_in_an_editor_with_checks(tmp_path: Path) -> None:
+    """mousepad: type, check the text (assertion hotkey), ctrl+shift+s, a file name, Enter, check
+    again; the test it became saves the file here, on another screen, and at 2x."""
+    needs("mousepad", "dbus-daemon")
+    out = tmp_path / "test_save_as.py"
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+
+    def act(desktop: guiagent.Desktop) -> None:
+        desktop.wait_for("the text field", timeout=30)
+        desktop.wait_still(quiet=0.5)
+        desktop.click("the text field")
+        desktop.type("hello from guiagent")
+        until(steps_written(out, 3), "the typed text in the live test", show=out)
+        check_here(desktop, "the text field")
+        until(lambda: "to_have_text" in out.read_text(), "the check in the live test", show=out)
+        desktop.press("ctrl+shift+s")
+        desktop.wait_for('"Name"', timeout=20)
+        desktop.wait_still(quiet=0.5)
+        desktop.type("notes.txt")
+        until(steps_written(out, 6), "the file name in the live test", show=out)
+        desktop.press("enter")
+        until((recorded / "notes.txt").exists, "the saved file")
+        desktop.wait_still(quiet=0.5)
+        check_here(desktop, "the text field")
+        until(lambda: out.read_text().count("to_have_text") == 2, "the second check", show=out)
+
+    with guiagent.VirtualDisplay((3840, 2160), accessibility=True, set_environment=False) as display:
+        source = record_codegen(display, out, "mousepad", act, {"HOME": str(recorded)}, cwd=recorded)
+        assert (recorded / "notes.txt").read_text().strip() == "hello from guiagent"
+        body = [line.strip() for line in source.split("def test_save_as(desktop):")[1].splitlines()
+                if line.strip()]
+        assert body == [
+            "desktop.launch('mousepad')",
+            "expect('the text field').to_be_visible(timeout=30)",
+            "desktop.wait_still()  # a new window moves and lays itself out for a while",
+            "desktop.click('the text field')",
+            "desktop.type('hello from guiagent')",
+            "expect('the text field').to_have_text('hello from guiagent')",  # the hotkey
+            "desktop.wait_still()",  # a key after typing: what was typed settles first
+            "desktop.press('ctrl+shift+s')",
+            "desktop.type('notes.txt')",
+            "desktop.wait_still()",
+            "desktop.press('enter')",
+            "desktop.wait_still()",  # the save finishes first
+            "expect('the text field').to_have_text('hello from guiagent')",  # the hotkey again
+        ], source  # no hotkey as a step, no picture, no window title holding a path
+        here = run_generated_in(out, display, tmp_path / "same")
+        assert here.returncode == 0, here.stdout + here.stderr
+        assert (tmp_path / "same" / "notes.txt").read_text().strip() == "hello from guiagent"
+        scaled = run_generated_in(out, display, tmp_path / "scaled", {"GDK_SCALE": "2"})
+        assert scaled.returncode == 0, scaled.stdout + scaled.stderr
+        assert (tmp_path / "scaled" / "notes.txt").read_text().strip() == "hello from guiagent"
+    with guiagent.VirtualDisplay((2560, 1440), accessibility=True, set_environment=False) as display:
+        moved = run_generated_in(out, display, tmp_path / "moved")
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        assert (tmp_path / "moved" / "notes.txt").read_text().strip() == "hello from guiagent"
+
+
+@pytest.mark.display
+def test_codegen_records_a_libreoffice_toolbar_action_as_the_bold_button(tmp_path: Path) -> None:
+    """LibreOffice Writer (gtk3, accessibility bus): type, select all, click Bold. The icon-only
+    toggle is named by its accessible name; the test passes here, on another screen and at 2x."""
+    needs("lowriter", "dbus-daemon")
+    out = tmp_path / "test_bold.py"
+    office = {"SAL_USE_VCLPLUGIN": "gtk3"}
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    states: list[frozenset[str]] = []
+
+    def act(desktop: guiagent.Desktop) -> None:
+        desktop.wait_for('the "Bold" button', timeout=120)
+        desktop.wait_still(quiet=0.5)
+        # not "bold": a word reading "bold" on the page takes 'the "Bold" button' from the
+        # toolbar (elements.locate trusts an exact reading elsewhere over an icon-only element)
+        desktop.type("hello world")
+        until(steps_written(out, 1), "the typed text in the live test", show=out)
+        desktop.press("ctrl+a")
+        desktop.wait_still(quiet=0.5)  # LibreOffice's tree misses controls while it re-lays out
+        desktop.click('the "Bold" button')
+        until(steps_written(out, 4), "the click in the live test", show=out, timeout=60)
+        from guiagent.elements.snapshot import read_accessibility
+
+        assert desktop.accessibility is not None
+        tree = read_accessibility(desktop.accessibility, desktop.capture())[0]
+        states.extend(e.states for e in tree if e.role == "toggle button" and e.name == "Bold")
+
+    with guiagent.VirtualDisplay((3840, 2160), accessibility=True, set_environment=False) as display:
+        source = record_codegen(display, out, "lowriter --norestore --nologo", act,
+                                {**office, "HOME": str(recorded)}, cwd=recorded, timeout=120)
+        assert states and "checked" in states[0], states  # the click made the selection bold
+        assert "desktop.type('hello world')" in source and "desktop.press('ctrl+a')" in source
+        assert "desktop.click('the \"Bold\" button')" in source  # its accessible name, spoken role
+        assert source.index("to_be_visible(timeout=30)") < source.index("desktop.type(")
+        assert "Template(" not in source
+        here = run_generated_in(out, display, tmp_path / "same", office)
+        assert here.returncode == 0, here.stdout + here.stderr
+        scaled = run_generated_in(out, display, tmp_path / "scaled", {**office, "GDK_SCALE": "2"})
+        assert scaled.returncode == 0, scaled.stdout + scaled.stderr
+    with guiagent.VirtualDisplay((2560, 1440), accessibility=True, set_environment=False) as display:
+        moved = run_generated_in(out, display, tmp_path / "moved", office)
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+
+
+_TWO_OKS = """
+import sys
+import tkinter as tk
+
+def press(name):
+    with open(sys.argv[1], "a") as log:
+        log.write(name + "\\n")
+    status.config(text=f"Applied the {name} choice")
+
+
+root = tk.Tk()
+root.title("Two OKs")
+for row, name in enumerate(("first", "second")):
+    tk.Label(root, text=f"Apply the {name} choice", font=("DejaVu Sans", 14)).grid(
+        row=row, column=0, padx=20, pady=12)
+    tk.Button(root, text="OK", font=("DejaVu Sans", 14), width=6,
+              command=lambda n=name: press(n)).grid(row=row, column=1, padx=20)
+status = tk.Label(root, text="Nothing applied yet", font=("DejaVu Sans", 14))
+status.grid(row=2, column=0, columnspan=2, pady=12)
+root.mainloop()
+"""
+
+
+@pytest.mark.display
+def test_codegen_names_a_repeated_label_by_its_ordinal(tmp_path: Path) -> None:
+    """Two buttons read "OK" (a Tk app: vision elements only): the click on the lower one is
+    written as 'the second "OK"', and the generated test presses that one again."""
+    needs("python3")
+    app = tmp_path / "two_oks.py"
+    app.write_text(_TWO_OKS, encoding="utf-8")
+    log = tmp_path / "pressed.txt"
+    out = tmp_path / "test_second_ok.py"
+
+    def act(desktop: guiagent.Desktop) -> None:
+        desktop.wait_for('"Apply the second choice"', timeout=30)
+        desktop.wait_still(quiet=0.5)
+        desktop.click('the second "OK"')
+        until(lambda: log.exists() and log.read_text() == "second\n", "the second OK pressed")
+        desktop.wait_for('"Applied the second choice"', timeout=10)
+        until(steps_written(out, 1), "the click in the live test", show=out)
+
+    command = f"{sys.executable} {app} {log}"
+    with guiagent.VirtualDisplay((3840, 2160), set_environment=False) as display:
+        source = record_codegen(display, out, command, act)
+        assert "desktop.click('the second \"OK\"')" in source
+        assert "expect('\"Applied the second choice\"').to_be_visible()" in source  # new at the end
+        assert "Template(" not in source
+        log.unlink()
+        here = run_generated_in(out, display, tmp_path / "same")
+        assert here.returncode == 0, here.stdout + here.stderr
+        assert log.read_text() == "second\n"  # the same button, found again by its ordinal
+    with guiagent.VirtualDisplay((2560, 1440), set_environment=False) as display:
+        log.unlink()
+        moved = run_generated_in(out, display, tmp_path / "moved")
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        assert log.read_text() == "second\n"

@@ -85,8 +85,9 @@ def _record(args: argparse.Namespace, folder: Path, out: Path) -> Any:
     from guiagent.recording.recorder import RecorderSettings, record
     from guiagent.screen.processes import end_program, start_program
 
-    settings = RecorderSettings(stop_hotkey=args.stop_hotkey, redact=True, display=args.display,
-                                frame_rate=args.frame_rate, elements=True)
+    check_hotkey = None if args.check_hotkey.lower() in ("", "none") else args.check_hotkey
+    settings = RecorderSettings(stop_hotkey=args.stop_hotkey, check_hotkey=check_hotkey, redact=True,
+                                display=args.display, frame_rate=args.frame_rate, elements=True)
     live = _Output(out, args.format, args.app) if args.format != "skill" else None
     app = None
     if args.app:
@@ -96,8 +97,9 @@ def _record(args: argparse.Namespace, folder: Path, out: Path) -> Any:
 
     def ready() -> None:
         where = f"{out} grows as you go" if live is not None else f"{out} is written at the end"
+        check = (f"; {check_hotkey} checks what is under the pointer" if check_hotkey else "")
         print(f"recording into {folder} ({where}): do the task, then press {args.stop_hotkey} "
-              "(or Ctrl+C) to stop", file=sys.stderr, flush=True)
+              f"(or Ctrl+C) to stop{check}", file=sys.stderr, flush=True)
 
     try:
         return record(folder, settings, on_ready=ready, on_change=live.write if live is not None else None)
@@ -107,8 +109,16 @@ def _record(args: argparse.Namespace, folder: Path, out: Path) -> Any:
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("codegen", parents=[common],
-                       help="record a task and write it as a pytest test (or a do script, a skill)")
+    p = sub.add_parser(
+        "codegen", parents=[common],
+        help="record a task and write it as a pytest test (or a do script, a skill)",
+        description="Record what you do on the screen and write it, step by step as you go, as a "
+                    "pytest test (or a guiagent do script, or a skill). Targets are named by label, "
+                    "by role and label, or by ordinal ('the second \"OK\"'), and only when none "
+                    "exists by a picture saved beside the test. While recording, point at "
+                    "something and press the check hotkey (default ctrl+alt+e) to add "
+                    "expect(...).to_have_text(...) or .to_be_visible() for it; press the stop "
+                    "hotkey (default ctrl+alt+r) or Ctrl+C to finish. Neither hotkey is recorded.")
     p.add_argument("out", help="the file to write: OUT.py (pytest), OUT.do, or the skill's name")
     p.add_argument("--format", choices=("pytest", "do", "skill"), default="pytest",
                    help="a pytest test using the guiagent plugin (default), a guiagent do script, "
@@ -120,6 +130,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--demo", metavar="DIR", help="where to keep the recording (default: OUT-demo/)")
     p.add_argument("--stop-hotkey", default="ctrl+alt+r",
                    help="key combination that stops and saves (default: ctrl+alt+r)")
+    p.add_argument("--check-hotkey", default="ctrl+alt+e",
+                   help="key combination that adds an expectation about what is under the pointer: "
+                        "expect(TARGET).to_have_text(TEXT) for a field or display, else "
+                        ".to_be_visible() (default: ctrl+alt+e; 'none' turns it off)")
     p.add_argument("--frame-rate", type=float, default=10.0,
                    help="captures per second kept for the 'just before' frames (default 10)")
     p.set_defaults(handler=cmd_codegen)

@@ -140,6 +140,17 @@ PointerStep = ClickStep | DragStep | ScrollStep
 
 
 @dataclass(frozen=True, slots=True)
+class Check:
+    """An expectation the person asked for while recording (the assertion hotkey): what was
+    under the pointer (``target``: point, frame, crops, element) after the first ``after``
+    steps, and ``text``, what its box read then (None: nothing legible)."""
+
+    after: int
+    target: PointerTarget
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Demo:
     """A loaded or recorded demo. ``folder`` is where its assets live."""
 
@@ -150,6 +161,7 @@ class Demo:
     redacted: bool = False
     version: int = SCHEMA_VERSION
     appeared_at_end: tuple[str, ...] = ()  # labels new on the screen when the recording stopped
+    checks: tuple[Check, ...] = ()  # expectations asked for while recording (codegen's)
 
     def asset(self, relative: str) -> Path:
         return self.folder / relative
@@ -164,6 +176,9 @@ class Demo:
         }
         if self.appeared_at_end:
             out["appeared_at_end"] = list(self.appeared_at_end)
+        if self.checks:
+            out["checks"] = [{"after": c.after, "target": _target_json(c.target), "text": c.text}
+                             for c in self.checks]
         return out
 
 
@@ -502,7 +517,7 @@ def parse_demo(data: Any, folder: str | os.PathLike[str], *, where: str = DEMO_F
     root = Path(folder)
     check = _Checker(root, where)
     obj = check.obj(data, "the file", ("version", "steps"),
-                    ("created", "screen", "redacted", "appeared_at_end"))
+                    ("created", "screen", "redacted", "appeared_at_end", "checks"))
     version = obj["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
         raise DemoError(
@@ -523,7 +538,16 @@ def parse_demo(data: Any, folder: str | os.PathLike[str], *, where: str = DEMO_F
             check.integer(screen[1], "screen[1]", 0, 100_000))
     redacted = check.boolean(obj.get("redacted", False), "redacted")
     appeared = _labels(check, obj.get("appeared_at_end", []), "appeared_at_end")
-    return Demo(steps, root, size, created, redacted, version, appeared)
+    checks_raw = obj.get("checks", [])
+    if not isinstance(checks_raw, list) or len(checks_raw) > MAX_STEPS:
+        raise check.fail("checks", f"must be a list of at most {MAX_STEPS} checks, got {_short(checks_raw)}")
+    checks = []
+    for i, raw in enumerate(checks_raw):
+        data = check.obj(raw, f"checks[{i}]", ("after", "target"), ("text",))
+        checks.append(Check(check.integer(data["after"], f"checks[{i}].after", 0, len(steps)),
+                            _target(check, data["target"], f"checks[{i}].target"),
+                            check.optional_string(data.get("text"), f"checks[{i}].text")))
+    return Demo(steps, root, size, created, redacted, version, appeared, tuple(checks))
 
 
 def load_demo(folder: str | os.PathLike[str]) -> Demo:

@@ -19,6 +19,11 @@ from its press, with the shift level the keyboard map gives it (pynput reports `
 into one scroll step; pointer motion is not recorded at all (a click's own duplicate moves never
 appear), a drag is its press and release points.
 
+The assertion hotkey (``check_hotkey``, like the stop hotkey never recorded as a step) keeps
+"what is under the pointer now" as a :class:`~guiagent.recording.format.Check`: the newest frame,
+crops around the pointer, the element under it and the text its box reads, for ``guiagent
+codegen`` to write as an ``expect(...)`` line after the steps recorded so far.
+
 The demo file is rewritten atomically after every step, so a kill loses at most the step being
 recorded. Keystrokes live only in memory until written as a step; with ``redact`` a text typed
 into a password-like field (its label or window title says so) is written as a secret step with
@@ -62,6 +67,7 @@ from guiagent.recording.format import (
     ASSETS,
     DEMO_FILE,
     SCHEMA_VERSION,
+    Check,
     ClickStep,
     Demo,
     DragStep,
@@ -91,14 +97,16 @@ PASSWORD_WORDS = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class RecorderSettings:
-    """``stop_hotkey`` ends the recording (it is not recorded); ``redact`` keeps text typed into
-    password-like fields off the disk; ``frame_rate`` is how often the ring buffer of frames
-    (``ring_size`` frames) is refreshed; ``template_sizes`` are the crop sides in frame pixels;
-    ``ocr`` reads the text under each point; ``elements`` finds the UI element under it (and the
-    labels that appeared); ``text_flush`` seconds of no typing write the typed text as a step
-    (later typing extends it)."""
+    """``stop_hotkey`` ends the recording (it is not recorded); ``check_hotkey`` (None: none)
+    records a check of what is under the pointer (not recorded as a key either); ``redact``
+    keeps text typed into password-like fields off the disk; ``frame_rate`` is how often the
+    ring buffer of frames (``ring_size`` frames) is refreshed; ``template_sizes`` are the crop
+    sides in frame pixels; ``ocr`` reads the text under each point; ``elements`` finds the UI
+    element under it (and the labels that appeared); ``text_flush`` seconds of no typing write
+    the typed text as a step (later typing extends it)."""
 
     stop_hotkey: str = "ctrl+alt+r"
+    check_hotkey: str | None = None  # guiagent codegen: ctrl+alt+e
     redact: bool = False
     display: str | None = None
     frame_rate: float = 10.0
@@ -114,6 +122,11 @@ class RecorderSettings:
 
     def __post_init__(self) -> None:
         keynames.parse_keys(self.stop_hotkey)  # raises InvalidActionError with the known names
+        if self.check_hotkey is not None:
+            keynames.parse_keys(self.check_hotkey)
+            if set(keynames.parse_keys(self.check_hotkey)) == set(keynames.parse_keys(self.stop_hotkey)):
+                raise RecordingError(f"the check hotkey and the stop hotkey are both {self.stop_hotkey}; "
+                                     "pick another for one of them")
         if self.frame_rate <= 0 or self.ring_size < 1:
             raise RecordingError("frame_rate must be positive and ring_size at least 1")
         if not self.template_sizes or min(self.template_sizes) < 8:
@@ -207,6 +220,7 @@ class Recorder:
         self._accessibility: Accessibility | None = None
         self._last_vision: list[Element] | None = None  # vision elements of the last pointer frame
         self._appeared_at_end: tuple[str, ...] = ()
+        self._checks: list[Check] = []
         self._stop = threading.Event()
         self._stopped_by = ""
         self._events: queue.Queue[_RawEvent] = queue.Queue()
@@ -220,6 +234,8 @@ class Recorder:
         self._threads: list[threading.Thread] = []
         self._listener: _InputListener | None = None
         self._stop_keys = set(keynames.parse_keys(self.settings.stop_hotkey))
+        self._check_keys = (set(keynames.parse_keys(self.settings.check_hotkey))
+                            if self.settings.check_hotkey else set())
         self._key_names = _special_key_names()
         # keyboard state
         self._held: set[str] = set()
@@ -330,7 +346,8 @@ class Recorder:
     @property
     def demo(self) -> Demo:
         return Demo(tuple(self._steps), self.folder, self._screen_size, self._created,
-                    self.settings.redact, appeared_at_end=self._appeared_at_end)
+                    self.settings.redact, appeared_at_end=self._appeared_at_end,
+                    checks=tuple(self._checks))
 
     # -- frames --------------------------------------------------------------------------------
     def _capture_loop(self) -> None:
@@ -377,9 +394,12 @@ class Recorder:
         return self._key_names.get(keysym)
 
     def _is_stop_combo(self, event: _RawEvent) -> bool:
+        return self._is_combo(event, self._stop_keys)
+
+    def _is_combo(self, event: _RawEvent, keys: set[str]) -> bool:
         base = event.keysyms[0] if event.keysyms else 0
         name = self._key_name(base)
-        return name is not None and self._held | {name} == self._stop_keys
+        return bool(keys) and name is not None and self._held | {name} == keys
 
     def _on_key_press(self, event: _RawEvent) -> None:
         if not event.keysyms:
@@ -392,6 +412,9 @@ class Recorder:
             return
         if self._is_stop_combo(event):
             self.stop("the stop hotkey")
+            return
+        if self._is_combo(event, self._check_keys):
+            self._check(event)
             return
         chording = self._held & {"ctrl", "alt", "super"}
         level = 1 if "shift" in self._held else 0
@@ -545,14 +568,15 @@ class Recorder:
                 and self._steps[-1].presses == 1:
             self._steps.pop()
 
-    def _target(self, event: _RawEvent, number: int) -> PointerTarget:
+    def _target(self, event: _RawEvent, number: int, prefix: str = "", *, now: bool = False
+                ) -> PointerTarget:
         """Save the frame and crops of a pointer event and read the text under it."""
         self._last_title = event.window.title if event.window else ""
         frame = event.frame
         if frame is None:
             self._last_context = ""
             return PointerTarget((event.point.x, event.point.y), window=event.window)
-        prefix = f"{ASSETS}/step-{number:04d}"
+        prefix = prefix or f"{ASSETS}/step-{number:04d}"
         point = frame.from_screen(event.point)
         frame_path = f"{prefix}-frame.png"
         _save_png(frame.bgr(), self.folder / frame_path)
@@ -572,9 +596,47 @@ class Recorder:
         element: ElementRef | None = None
         appeared: tuple[str, ...] = ()
         if self.settings.elements:
-            element, appeared = self._element_under(frame, event.point, text)
+            element, appeared = self._element_under(frame, event.point, text, now=now)
         return PointerTarget((event.point.x, event.point.y), frame_path, tuple(templates), text,
                              offset, event.window, element=element, appeared=appeared)
+
+    # -- checks (the assertion hotkey) ----------------------------------------------------------
+    def _check(self, event: _RawEvent) -> None:
+        """Keep what is under the pointer now as a check after the steps recorded so far."""
+        self._flush_text()  # text typed before the hotkey is a step before the check
+        self._merge = None
+        deadline = time.monotonic() + 1.0
+        frame: Frame | None = None
+        while time.monotonic() < deadline:  # a frame captured after the key press: "now"
+            with self._ring_lock:
+                frame = self._ring[-1] if self._ring else None
+            if frame is not None and frame.timestamp >= event.at:
+                break
+            time.sleep(0.02)
+        number = len(self._checks) + 1
+        # A check looks; it must not change what the steps around it remember (the password
+        # context of the next typing, the labels the next step sees appear).
+        kept = (self._last_context, self._last_title, self._last_vision)
+        try:
+            target = self._target(replace(event, frame=frame), number, f"{ASSETS}/check-{number:04d}",
+                                  now=True)
+        finally:
+            self._last_context, self._last_title, self._last_vision = kept
+        text = target.text
+        if frame is not None and target.element is not None and target.element.box is not None:
+            text = self._read_box(frame, Box(*target.element.box)) or text
+        self._checks.append(Check(len(self._steps), target, text))
+        self._write()
+
+    def _read_box(self, frame: Frame, box: Box) -> str | None:
+        """What OCR reads in ``box`` (screen) on ``frame``, as ``expect().to_have_text`` reads."""
+        from guiagent.desktop.expect import read_text
+
+        area = frame.to_screen_transform.inverse().apply_box(box)
+        try:
+            return read_text(frame, area) or None
+        except GuiAgentError:
+            return None
 
     # -- elements (on the recorder's thread) ---------------------------------------------------
     def _vision(self, frame: Frame) -> list[Element]:
@@ -597,7 +659,7 @@ class Recorder:
                 return []
         return read_accessibility(self._accessibility, frame)[0]  # a dead bus is a note, not an error
 
-    def _element_under(self, frame: Frame, point: Point, text: str | None
+    def _element_under(self, frame: Frame, point: Point, text: str | None, *, now: bool = False
                        ) -> tuple[ElementRef | None, tuple[str, ...]]:
         """The element under ``point`` on the frame from just before the press, named among the
         others, and the labels new since the last pointer step.
@@ -605,19 +667,23 @@ class Recorder:
         The accessibility tree is read now, after the press reached the application: an element
         of it under the point is trusted only when the frame agrees (the text under the point is
         its label, or, for an icon-only control, its box looks the same now as before the press;
-        a menu item the click closed does not)."""
+        a menu item the click closed does not). ``now``: the frame is as recent as the tree (a
+        check), which is trusted as it is."""
         vision = self._vision(frame)
         appeared = new_labels(self._last_vision, vision) if self._last_vision is not None else ()
         self._last_vision = vision
         with self._ring_lock:
-            now = self._ring[-1] if self._ring else None
+            latest = self._ring[-1] if self._ring else None
         tree: list[Element] = []
         icon_only: list[Element] = []
         for element in self._tree(frame):
             if element.box.contains(point) and element.role not in _CONTAINERS:
                 agrees = _reads_as(text, element.name)
-                if not agrees and (text is not None or not element.name
-                                   or not _looks_unchanged(frame, now, element.box)):
+                unnamed_ok = not element.name and "editable" in element.states  # an empty field
+                glyph = text is not None and len(normalize_label(text)) < 3  # "B" on a Bold icon
+                if not agrees and not now and ((text is not None and not glyph)
+                                               or not (element.name or unnamed_ok)
+                                               or not _looks_unchanged(frame, latest, element.box)):
                     continue  # the tree changed under the point since the press
                 if not agrees:
                     icon_only.append(element)
@@ -665,18 +731,27 @@ def _reads_as(text: str | None, name: str) -> bool:
     if not text or not name.strip():
         return False
     a, b = normalize_label(text), normalize_label(name)
-    return bool(a) and (a == b or a in b or b in a)
+    if not a or not b:
+        return False
+    # a glyph on an icon ("B" on Bold) is no reading of its name: a part must be a word or more
+    return a == b or (min(len(a), len(b)) >= 3 and (a in b or b in a))
 
 
 def _looks_unchanged(before: Frame, now: Frame | None, box: Box, tolerance: float = 24.0) -> bool:
-    """Whether ``box`` (screen) holds about the same pixels in both frames (a pressed button
-    shades a little; a closed menu or a new dialog changes it wholly)."""
+    """Whether ``box`` (screen) shows about the same picture in both frames: grey levels, each
+    less its crop's median, so that a pressed button or toggle whose background shades darker
+    (LibreOffice's Bold: 33 grey levels apart, 5 once centred) stays the same control, while a
+    closed menu or a new dialog changes it wholly."""
     if now is None or now.size != before.size:
         return False
     area = before.to_screen_transform.inverse().apply_box(box)
     rows, cols = area.slices()
-    a = before.bgr()[rows, cols].astype(np.int16)
-    b = now.bgr()[rows, cols].astype(np.int16)
+
+    def centred(frame: Frame) -> np.ndarray:
+        grey = frame.bgr()[rows, cols][..., :3].astype(np.float32).mean(axis=2)
+        return grey - float(np.median(grey)) if grey.size else grey
+
+    a, b = centred(before), centred(now)
     return a.size > 0 and float(np.abs(a - b).mean()) <= tolerance
 
 
