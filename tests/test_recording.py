@@ -349,3 +349,14 @@ def test_unicode_typed_through_rebound_keycodes_is_recorded_as_the_app_received_
     assert [type(s) for s in steps] == [ClickStep, TypeStep, KeyStep]
     assert isinstance(steps[1], TypeStep) and steps[1].text == buttons_probe.text() == "héllo wörld ✓ 日本"
     assert isinstance(steps[2], KeyStep) and steps[2].keys == "ctrl+shift+s"
+
+
+def test_recording_on_wayland_is_refused_saying_what_works(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from guiagent.errors import PlatformUnsupported
+
+    monkeypatch.delenv("GUIAGENT_PLATFORM", raising=False)
+    recorder = Recorder(tmp_path / "demo", RecorderSettings(display="wayland-1", ocr=False))
+    with pytest.raises(PlatformUnsupported, match="record on an X11 display"):
+        recorder.start()
+    assert not (tmp_path / "demo").exists()  # refused before creating anything

@@ -54,9 +54,11 @@ from guiagent.elements.query import normalize_label
 from guiagent.elements.snapshot import fuse
 from guiagent.errors import (
     GuiAgentError,
+    PlatformUnsupported,
     RecordingError,
 )
 from guiagent.geometry import Box, Point, Size, crop_window
+from guiagent.platform import session_type_for
 from guiagent.platform.base import Accessibility
 from guiagent.platform.x11.windows import WindowInfo, client_window_under_pointer
 from guiagent.platform.x11.xrecord import KEY_AND_BUTTON_EVENTS, XRecordThread
@@ -258,6 +260,14 @@ class Recorder:
                 f"{self.folder} already holds a demo ({DEMO_FILE}); record into a new folder or "
                 "delete the old one first"
             )
+        session = session_type_for(self.settings.display)
+        if session != "x11":
+            # Input is read with XRecord; Wayland gives no client other clients' input.
+            raise PlatformUnsupported(
+                f"recording reads the desktop's input with XRecord, which only X11 has, and this "
+                f"is a {session} session: record on an X11 display (an X session, or "
+                "guiagent.VirtualDisplay / Xvfb) and replay the demo here; `guiagent do`, replay, "
+                "codegen --from DEMO and the MCP server work on Wayland")
         screen = Screen(self.settings.display)
         try:
             box = screen.monitor(0).box  # no display: fail before creating anything
