@@ -16,6 +16,7 @@ from guiagent.desktop import Desktop, Template, expect
 from guiagent.elements.locate import locate, locate_all
 from guiagent.errors import (
     AbortedError,
+    AmbiguousTarget,
     CaptureError,
     DisplayError,
     ExpectationError,
@@ -61,6 +62,7 @@ __all__ = [
     "AbortedError",
     "Action",
     "ActionRecord",
+    "AmbiguousTarget",
     "Box",
     "CaptureError",
     "Click",

@@ -66,6 +66,7 @@ from guiagent.errors import (
     WaitTimeout,
 )
 from guiagent.geometry import Box, Point
+from guiagent.grounding.base import ambiguity_message, equally_good
 from guiagent.input.actions import (
     Action,
     Click,
@@ -86,7 +87,6 @@ if TYPE_CHECKING:
     from guiagent.grounding.base import Match
     from guiagent.screen.capture import Frame
 
-TIE_MARGIN = 0.02  # matches this close to the best score are "equally good"
 NEAR_RADIUS = 512  # frame pixels around an acted point where its effect is looked for
 BIG_CHANGE = 128 * 128  # a change this large anywhere counts (a dialog opened far away)
 POLL_S = 0.02
@@ -736,21 +736,12 @@ def _may_continue(result: StepResult) -> bool:
 def _pick(ref: TargetRef, matches: Sequence[Match]) -> Match:
     """The one match the command means: the best when it is alone in the tie band, else the one
     ``ref.choice`` names; AmbiguousTarget otherwise (never a guess)."""
-    best = matches[0].score
-    tied: list[Match] = []
-    for m in matches:
-        if m.score >= best - TIE_MARGIN and not any(_same_place(m, t) for t in tied):
-            tied.append(m)
+    tied = equally_good(matches)
     choice = ref.choice
     if choice is None:
         if len(tied) == 1:
             return tied[0]
-        places = ", ".join(f"{_fmt(_point(m))} reading {m.text!r}" if m.text else _fmt(_point(m))
-                           for m in tied)
-        raise AmbiguousTarget(
-            f"{ref.describe()} matches {len(tied)} places equally well ({places}); say which one, "
-            f"e.g. 'the leftmost {ref.spec}', 'the second {ref.spec}', or restrict --region"
-        )
+        raise AmbiguousTarget(ambiguity_message(ref.describe(), tied, ref.spec) + " (--region)")
     ordered = sorted(tied, key=lambda m: (round(_point(m).y / 8), _point(m).x))  # reading order
     if choice == "last":
         return ordered[-1]
@@ -765,11 +756,6 @@ def _pick(ref: TargetRef, matches: Sequence[Match]) -> Match:
         "topmost": lambda m: _point(m).y, "bottommost": lambda m: -_point(m).y,
     }[choice]
     return min(tied, key=key)
-
-
-def _same_place(a: Match, b: Match) -> bool:
-    pa, pb = _point(a), _point(b)
-    return abs(pa.x - pb.x) <= 8 and abs(pa.y - pb.y) <= 8
 
 
 def _point(match: Match) -> Point:

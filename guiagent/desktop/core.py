@@ -13,9 +13,15 @@ from guiagent.elements import Snapshot
 from guiagent.elements.locate import locate as locate_element
 from guiagent.elements.locate import locate_all as locate_all_elements
 from guiagent.elements.snapshot import take_snapshot
-from guiagent.errors import DisplayError, PlatformUnsupported, TargetNotFound, WaitTimeout
+from guiagent.errors import (
+    AmbiguousTarget,
+    DisplayError,
+    PlatformUnsupported,
+    TargetNotFound,
+    WaitTimeout,
+)
 from guiagent.geometry import Box, BoxLike, Point, as_box, as_point
-from guiagent.grounding.base import Match, Target, TargetLike
+from guiagent.grounding.base import Match, Target, TargetLike, ambiguity_message, equally_good
 from guiagent.input.actions import (
     Action,
     ActionRecord,
@@ -120,11 +126,11 @@ class Desktop:
         """Locate ``target`` on a fresh capture: the application's own element when one fits
         (accessibility tree, then vision elements), else ECP grounding of the pixels. Raises
         TargetNotFound; ``Match.screen_point`` is where to click."""
-        return locate_element(self.capture(), target, accessibility=self.accessibility,
-                              windows=self.windows, **options)
+        return self.find_all(target, limit=1, **options)[0]
 
     def find_all(self, target: TargetLike, *, limit: int = 5, **options: Any) -> list[Match]:
-        """Every match for ``target`` on a fresh capture, best first (see :meth:`find`)."""
+        """Every match for ``target`` on a fresh capture, best first (see :meth:`find`);
+        equally good elements are all returned, so a caller can tell a tie."""
         return locate_all_elements(self.capture(), target, accessibility=self.accessibility,
                                    windows=self.windows, limit=limit, **options)
 
@@ -189,7 +195,13 @@ class Desktop:
             isinstance(v, (int, float)) for v in target
         ):
             return as_point(target)
-        match = self.find(cast(TargetLike, target))  # what is left is for locate() to read
+        # What is left is for locate() to read. Acting on a target that several places fit
+        # equally well would be a guess: AmbiguousTarget says where, and how to say which.
+        tied = equally_good(self.find_all(cast(TargetLike, target)))
+        if len(tied) > 1:
+            parsed = Target.parse(cast(TargetLike, target))
+            raise AmbiguousTarget(ambiguity_message(parsed.describe(), tied, parsed.source))
+        match = tied[0]
         return match.screen_point or self.capture().to_screen(match.point)
 
     # -- acting --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
@@ -193,6 +194,35 @@ class Match:
                 for s in self.stages
             ],
         }
+
+
+TIE_MARGIN = 0.02  # matches this close to the best score are "equally good"
+SAME_PLACE_PX = 8  # matches whose points are this close are one place
+
+
+def equally_good(matches: Sequence[Match]) -> list[Match]:
+    """The matches tied with the best (within :data:`TIE_MARGIN`), one per place, best first:
+    more than one means the target is ambiguous until the caller says which."""
+    if not matches:
+        return []
+    best = matches[0].score
+    tied: list[Match] = []
+    for m in matches:
+        point = m.screen_point or m.point
+        if m.score >= best - TIE_MARGIN and not any(
+                abs(point.x - (t.screen_point or t.point).x) <= SAME_PLACE_PX
+                and abs(point.y - (t.screen_point or t.point).y) <= SAME_PLACE_PX for t in tied):
+            tied.append(m)
+    return tied
+
+
+def ambiguity_message(what: str, tied: Sequence[Match], example: str) -> str:
+    """What an AmbiguousTarget says: the places and how to say which."""
+    places = ", ".join(
+        f"({(m.screen_point or m.point).x:.0f}, {(m.screen_point or m.point).y:.0f})"
+        + (f" reading {m.text!r}" if m.text else "") for m in tied)
+    return (f"{what} matches {len(tied)} places equally well ({places}); say which one, e.g. "
+            f"'the leftmost {example}', 'the second {example}', or restrict the region")
 
 
 @dataclass(frozen=True, slots=True)

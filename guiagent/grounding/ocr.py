@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 _PERFECT = 0.999  # a box reading exactly the query, alone: nothing can beat it
-_EXACT_WORDS = 0.95  # the query's words exactly, inside a longer text (see textmatch scores)
+_EXACT_WORDS = 0.92  # the query's words exactly, inside a longer text (see textmatch scores)
 _ALONE = 0.7  # |log(letters a box holds / letters of the query)| of boxes that may hold just it
 _THOROUGH_MAX_PIXELS = 2_500_000  # the learned detector runs on crops, not whole 4K frames
 _FIRST_CHUNK = 4000.0  # model-input width (~0.1 s of recognition) read before a first look

@@ -53,7 +53,10 @@ __all__ = [
 
 # Score adjustments; the order they produce is what matters: a box holding exactly the
 # words > the words inside a longer box > a cut word > a misread.
-_CONTEXT_PENALTY = 0.01  # per other word in the boxes the match touches ...
+# Words inside a longer text: more than the tie band (0.02) below the box that reads exactly
+# them, so "Save" is the Save button and not "Save" in "Save As..." ...
+_INSIDE_LONGER_PENALTY = 0.03
+_CONTEXT_PENALTY = 0.01  # ... then per other word in the boxes the match touches ...
 _CONTEXT_MAX = 5  # ... counting at most this many
 _SOFT_BOUNDARY_PENALTY = 0.03  # match starts/ends at inner punctuation or a camelCase hump
 _CUT_WORD_PENALTY = 0.1  # (fuzzy only) match starts/ends inside a word
@@ -510,7 +513,8 @@ def _score(
     words_in_match = len({c.word for c in chars[s : e + 1] if not c.punct})
     words_in_boxes = sum(len(lines[li].text.split()) for li in ranges)
     extra = max(words_in_boxes - words_in_match, 0)
-    score -= _CONTEXT_PENALTY * min(extra, _CONTEXT_MAX)
+    if extra:
+        score -= _INSIDE_LONGER_PENALTY + _CONTEXT_PENALTY * min(extra, _CONTEXT_MAX)
 
     parts: list[tuple[int, Box]] = []
     texts = []

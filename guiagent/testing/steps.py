@@ -17,7 +17,7 @@ import numpy as np
 
 from guiagent.desktop.core import Desktop, DesktopTarget
 from guiagent.desktop.expect import ExpectationError, resolve_target
-from guiagent.elements.locate import locate as locate_element
+from guiagent.elements.locate import locate_all as locate_all_elements
 from guiagent.errors import CaptureError, GuiAgentError, TargetNotFound
 from guiagent.geometry import Box, BoxLike, as_box
 from guiagent.grounding.base import Match, TargetLike
@@ -142,19 +142,19 @@ class RecordedDesktop(Desktop):
         self.last_frame = frame
         return frame
 
-    def find(self, target: TargetLike, **options: Any) -> Match:
+    def find_all(self, target: TargetLike, *, limit: int = 5, **options: Any) -> list[Match]:
         parsed, threshold = resolve_target(target, self.base_dir)
         if threshold is not None:
             options.setdefault("min_score", threshold)
         frame = self.capture()
         try:
-            match = locate_element(frame, parsed, accessibility=self.accessibility,
-                                   windows=self.windows, **options)
+            matches = locate_all_elements(frame, parsed, accessibility=self.accessibility,
+                                          windows=self.windows, limit=limit, **options)
         except TargetNotFound as exc:
             self.last_miss = (frame, exc)
             raise
-        self._last_find = (frame, match, parsed.describe())
-        return match
+        self._last_find = (frame, matches[0], parsed.describe())
+        return matches
 
     def _resolve(self, target: DesktopTarget) -> Any:
         # Remember what an action's target was found as, for its step in the report.
