@@ -12,7 +12,7 @@ xterm with text, galculator), and builds cases in the categories of issue 15:
   light background), looked for on a dark background; one template is mostly transparent;
 - scaled 2x / 0.5x: widgets recorded on the palette drawn at scale 1 looked for on the palette
   drawn at scale 2 (fonts re-rendered, not a resized picture), and the other way round;
-- covered: widgets looked for while another window covers part of them;
+- covered: widgets looked for while another window covers part of them (two scenes);
 - absent: crops of galculator and xterm looked for on a screen where neither runs.
 
 Every tool sees the same frames and templates; each case runs every tool back to back.
@@ -167,6 +167,22 @@ def build_cases(rng: np.random.Generator, moved_per_window: int,
             hidden = sum(_area(box.intersection(c)) for c in cover_boxes) / _area(box)
             if 0.05 <= hidden <= 0.6:
                 cases.append(Case("covered", f"{name} {hidden:.0%} hidden", "5",
+                                  cut(frames["1"], palette.boxes[name]), box))
+
+        # Scene 6: the same, an xterm over the top left corner of the text panel (its text).
+        again = launch_palette(display, report, x=200, y=150)
+        cover = display.launch(xterm("30x8+150+330"))
+        try:
+            cover_box = window_box(windows_of("XTerm")[0])
+            frames["6"] = settled_capture(screen, quiet=0.6)
+        finally:
+            for process in (again.process, cover):
+                end(process)
+        for name in WIDGETS:
+            box = again.boxes[name]
+            hidden = _area(box.intersection(cover_box)) / _area(box)
+            if 0.05 <= hidden <= 0.6:
+                cases.append(Case("covered", f"{name} {hidden:.0%} hidden (top left)", "6",
                                   cut(frames["1"], palette.boxes[name]), box))
     return frames, cases
 

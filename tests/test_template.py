@@ -209,6 +209,38 @@ def test_absent_template_is_a_fast_no_without_a_tiled_search() -> None:
     assert not stages & {"tiled", "finer"}
 
 
+def labelled_buttons(labels: list[str]) -> tuple[np.ndarray, dict[str, Box]]:
+    """A 4K frame with one button per label, far apart."""
+    image = np.full((2160, 3840, 3), 235, np.uint8)
+    boxes = {}
+    for i, label in enumerate(labels):
+        x, y = 300 + 700 * i, 800 + 150 * i
+        cv2.rectangle(image, (x, y), (x + 260, y + 70), (200, 200, 200), -1)
+        cv2.rectangle(image, (x, y), (x + 260, y + 70), (90, 90, 90), 2)
+        cv2.putText(image, label, (x + 20, y + 48), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (20, 20, 20), 2)
+        boxes[label] = Box(x, y, 261, 71)
+    return image, boxes
+
+
+def test_partly_covered_button_is_found_by_its_visible_part() -> None:
+    """A window over the left third of a button: the whole template correlates too little,
+    its visible tiles still say where it is. A button that is not there is not taken for it
+    (its frame and background match everywhere, its label nowhere)."""
+    image, boxes = labelled_buttons(["Save all", "Open file", "Quit now"])
+    template = cut(image, boxes["Open file"])
+    box = boxes["Open file"]
+    with pytest.raises(TargetNotFound):
+        cv2.rectangle(image, (int(box.left) - 30, int(box.top) - 20),
+                      (int(box.left + box.width * 0.35), int(box.bottom) + 25), (40, 30, 30), -1)
+        locate(image, template, grounder=TemplateGrounder(), ecp=False)  # as a whole: no
+    match = locate(image, template)
+    assert box.contains(match.point)
+    assert 0.4 <= match.extra["visible"] < 1.0
+    absent, absent_boxes = labelled_buttons(["Exit here"])
+    with pytest.raises(TargetNotFound):
+        locate(image, cut(absent, absent_boxes["Exit here"]))
+
+
 def test_find_all_instances() -> None:
     image = np.full((1080, 1920, 3), 250, np.uint8)
     icon = np.full((40, 40, 3), 250, np.uint8)
@@ -220,6 +252,25 @@ def test_find_all_instances() -> None:
     matches = locate_all(image, icon, limit=10)
     found = sorted((round(m.point.x - 20), round(m.point.y - 20)) for m in matches)
     assert found == sorted(spots)
+
+
+def test_a_new_frame_of_the_same_buffer_is_searched_afresh() -> None:
+    """Stage 2 reuses stage 1's verdicts only for the very frame stage 1 looked at: a capture
+    into the same buffer after the icon moved is a new frame, searched anew."""
+    buffer = np.full((1080, 1920, 3), 250, np.uint8)
+    icon = np.full((40, 40, 3), 250, np.uint8)
+    cv2.circle(icon, (20, 20), 14, (30, 30, 200), 3)
+    cv2.line(icon, (10, 20), (30, 20), (30, 30, 200), 3)
+    target = Target.from_pixels(icon, "icon")
+    grounder = TemplateGrounder()
+    for x, y in ((100, 100), (1500, 900)):
+        buffer[:] = 250
+        buffer[y : y + 40, x : x + 40] = icon
+        frame = Frame(buffer, timestamp=time.time())
+        match = locate(frame, target, grounder=grounder)
+        assert Box(x, y, 40, 40).contains(match.point)
+        assert match.score > 0.99
+        time.sleep(0.01)  # a later capture, a later timestamp
 
 
 def test_frame_with_offset_gives_screen_points() -> None:

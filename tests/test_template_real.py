@@ -340,36 +340,46 @@ def test_widgets_recorded_at_another_scale(scene: Callable[..., tuple[Frame, Pal
         for recorded, boxes, searched, truth in ((small, at_1, large, at_2), (large, at_2, small, at_1)):
             point = _found(searched, cut(recorded, boxes.boxes[name]))
             right += point is not None and truth.boxes[name].contains(point)
-    # Measured 20 of 24 (benchmarks/RESULTS.md): the 16 px star (8 px at 0.5x) and the text
-    # panel, whose lines wrap differently at scale 2, are missed.
+    # Measured 21 of 24 (benchmarks/RESULTS.md): the text panel, whose text is drawn anew at
+    # another font size, both ways, and the 16 px star recorded at 2x, which the 48 px star of
+    # the same shape matches better at 1.5x (the scene holds the star at 16, 24 and 48 px).
     assert right >= 0.8 * 2 * len(SCALED)
 
 
+# Where an xterm covers part of the palette's text panel (and nothing else): its bottom right
+# corner, and its top left corner (where its text is).
+COVERS = (["40x4+420+470"], ["30x8+150+330"])
+
+
 @pytest.mark.display
-@pytest.mark.xfail(strict=True, reason="not solved yet: the text panel 15% covered by a dark "
-                   "xterm correlates ~0.46 where it is, below min_score (benchmarks/RESULTS.md)")
+@pytest.mark.parametrize("cover", COVERS, ids=["bottom right", "top left"])
 def test_partly_covered_widgets(vdisplay: VirtualDisplay, tmp_path: Path,
-                                scene: Callable[..., tuple[Frame, Palette]]) -> None:
+                                scene: Callable[..., tuple[Frame, Palette]],
+                                cover: list[str]) -> None:
+    """A widget partly hidden by another window is still found where it is (its visible part
+    matches exactly), and the match says how much of it was seen."""
+    from guiagent.grounding import locate
+
     clear, palette = scene(x=200, y=150)
     again = launch_palette(vdisplay, tmp_path / "again.json", x=200, y=150)
     try:
-        with programs(vdisplay, ["xterm", "-geometry", "30x6+560+175"],
-                      ["xterm", "-geometry", "40x4+420+470"]), Screen() as screen:
-            while len(windows_of("XTerm")) < 2:
-                time.sleep(0.05)
+        with programs(vdisplay, ["xterm", "-geometry", *cover]), Screen() as screen:
             covers = [window_box(w) for w in windows_of("XTerm")]
             covered = settled_capture(screen, quiet=0.5)
     finally:
         end(again.process)
-    checked = 0
+    checked = []
     for name in WIDGETS:
         box = again.boxes[name]
         hidden = sum(_area(box.intersection(c)) for c in covers) / _area(box)
         if 0.05 <= hidden <= 0.6:
-            checked += 1
-            point = _found(covered, cut(clear, palette.boxes[name]))
-            assert point is not None and box.contains(point), f"{name}, {hidden:.0%} hidden"
-    assert checked >= 2
+            checked.append(name)
+            match = locate(covered, cut(clear, palette.boxes[name]))
+            assert box.contains(match.point), f"{name}, {hidden:.0%} hidden"
+            # Found by its visible part (as a whole it correlates too little).
+            assert match.score >= 0.8
+            assert 0.4 <= match.extra["visible"] < 1.0, match.extra
+    assert checked == ["panel"]
 
 
 def _area(box: Box | None) -> float:

@@ -1,16 +1,23 @@
 """Image targets: normalised cross-correlation, coarse-to-fine, multi-scale, colour-checked.
 
-Stage 1 (:meth:`TemplateGrounder.candidates`) scans a downsampled gray frame with a shrunken
-template at each scale (the same scale first, stopping there when it matches), keeps the best
-coarse peaks (the single best coarse peak picked the wrong button in our measurements) and
-places each one exactly with a small gray match at full resolution. Stage 2 (via ECP,
+Stage 1 (:meth:`TemplateGrounder.candidates`) scans a downsampled, slightly smoothed gray
+frame with a shrunken template at each scale (the same scale first, stopping there when it
+matches; for a small template first a level coarser still, whose best few peaks often already
+hold an unchanged target), keeps the best coarse peaks (the single best coarse peak picked the
+wrong button in our measurements) and places each one level by level with small gray matches
+down to full resolution, where the best ones get their colour verdict. Stage 2 (via ECP,
 :meth:`TemplateGrounder.locate` with the stage-1 hint) gives the verdict at full resolution and
-in colour: grayscale correlation cannot tell a red icon from a blue one of the same shape, the
-colour correlation can.
+in colour (or looks up the one stage 1 already gave): grayscale correlation cannot tell a red
+icon from a blue one of the same shape, the colour correlation can. A template found enlarged
+is judged at its own size (the screen patch shrunk to it).
 
 Transparency: an image target with an alpha channel (``Target.mask``) is matched only where it
-is opaque (masked correlation), after trimming the transparent border, so an icon cut out of
-its background is found on any background.
+is opaque, after trimming the transparent border, so an icon cut out of its background is
+found on any background: above full resolution with its transparent part filled in (a plain,
+fast correlation), at full resolution with its mask (masked correlation).
+
+Partly covered targets: when nothing matches as a whole, the template's tiles are looked for
+and vote for where it is (:meth:`TemplateGrounder._partly_covered`).
 
 Flat regions are handled on purpose: normalised correlation is 0/0 where the screen or the
 template has no texture, which OpenCV can report as a perfect match. A template with no detail
@@ -20,7 +27,9 @@ is refused with an explanation, and windows of the screen with no variance score
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import threading
+import weakref
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -42,6 +51,37 @@ _OUTLINE_DETAIL = 8.0
 _SCALE_REFINED = 8
 # How many of the best coarse peaks go straight to full resolution before the others.
 _QUICK = 3
+# The score from which a peak as good as a confirmed one at the coarse level is followed down
+# as another instance of it.
+_TWIN_FLOOR = 0.8
+# How many positions one level finer a coarse peak stands for (lines of text a coarse pixel
+# apart blur into one peak).
+_FIRST_STEP = 3
+# The deeper first try (see ``candidates``): how many of its peaks, from what template side
+# at that level.
+_QUICK_DEEPER = 16
+_QUICK_MIN_SIDE = 4
+# How much of a shrunk cut-out's pixel must be opaque for it to count (of 255).
+_WHOLE = 192
+# The blur of coarse scans, in coarse pixels.
+_SMOOTH_SIGMA = 0.5
+# How far behind the best peak of a level above full resolution a peak is still followed.
+_LEVEL_BEHIND = 0.25
+# The score at half resolution from which a peak is followed to full resolution (the last
+# step before it: where it is exactly, scales refined). Cut-outs on another background score
+# lowest there among the targets found (0.65 lost 4 of 10 of them).
+_HALF_FLOOR = 0.55
+# Partly covered targets (``_partly_covered``): from what template side they are looked for,
+# how many places each searched tile may be at, the tile grid and its smallest tiles, the score a
+# tile must reach, the share of the template's detail that must be found, and how far ahead of
+# any other place the part found must fit.
+_PARTS_MIN_SIDE = 48
+_PARTS_PEAKS = 8
+_PARTS_GRID = 4
+_PARTS_TILE_SIDE = 24
+_PARTS_TILE = 0.9
+_PARTS_VISIBLE = 0.4
+_PARTS_UNIQUE = 0.05
 # How far behind the best full-resolution peak a peak may be and still be a candidate.
 _BEHIND = 0.15
 # Once a coarse peak is confirmed, the others within this coarse score of it are placed too
@@ -77,6 +117,9 @@ class _Template:
     # colour. ``outline_mask``: where the outline is certain.
     silhouette: bool = False
     outline_mask: np.ndarray | None = None
+    # Sizes made before (descending the pyramid asks for the same few again and again).
+    cache: dict[tuple[str, int, int], _Template | tuple[np.ndarray, np.ndarray | None]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @property
     def width(self) -> int:
@@ -92,6 +135,14 @@ class _Template:
     def resized(self, width: int, height: int) -> _Template:
         if (width, height) == (self.width, self.height):
             return self
+        made = self.cache.get(("all", width, height))
+        if isinstance(made, _Template):
+            return made
+        made = self._resized(width, height)
+        self.cache["all", width, height] = made
+        return made
+
+    def _resized(self, width: int, height: int) -> _Template:
         interp = cv2.INTER_AREA if width < self.width else cv2.INTER_LINEAR
 
         def shrink(mask: np.ndarray | None) -> np.ndarray | None:
@@ -107,6 +158,19 @@ class _Template:
                          shrink(self.mask), self.offset, self.full, self.silhouette,
                          shrink(self.outline_mask))
 
+    def bgr_like(self, patch: np.ndarray) -> np.ndarray:
+        """The colour template with as many channels as ``patch`` (a fourth one of zeros for
+        BGRA frames: see :func:`_colour_correlation`)."""
+        if patch.shape[2] == 3:
+            return self.bgr
+        made = self.cache.get(("bgra", self.width, self.height))
+        if isinstance(made, tuple):
+            return made[0]
+        bgra = cv2.cvtColor(self.bgr, cv2.COLOR_BGR2BGRA)
+        bgra[:, :, 3] = 0
+        self.cache["bgra", self.width, self.height] = (bgra, None)
+        return bgra
+
     @property
     def gray_mask(self) -> np.ndarray | None:
         """The mask of the gray search."""
@@ -116,19 +180,102 @@ class _Template:
         """The gray search's template and mask at a size (what placing a peak needs)."""
         if (width, height) == (self.width, self.height):
             return self.gray, self.gray_mask
+        made = self.cache.get(("gray", width, height))
+        if isinstance(made, tuple):
+            return made
         interp = cv2.INTER_AREA if width < self.width else cv2.INTER_LINEAR
         gray = cv2.resize(self.gray, (width, height), interpolation=interp)
         mask = self.gray_mask
         if mask is not None:
             resized = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA)
-            mask = np.where(resized >= (1 if width < self.width else 128), np.uint8(255), np.uint8(0))
+            # Shrunk, a pixel at the cut-out's edge is part template, part whatever lies behind
+            # it on the screen: only (nearly) whole ones count, unless too few are left (thin
+            # strokes) or they are all alike, then every one the template touches. (Not for a
+            # silhouette: its gray is its shrunk mask, which blends as the screen does.)
+            keep = resized >= (_WHOLE if width < self.width else 128)
+            if width < self.width and (self.silhouette or int(keep.sum()) < 16
+                                       or float(gray[keep].std()) < 2.0):
+                keep = resized >= 1
+            mask = np.where(keep, np.uint8(255), np.uint8(0))
+        self.cache["gray", width, height] = (gray, mask)
         return gray, mask
+
+    def filled_at(self, width: int, height: int) -> np.ndarray:
+        """The gray template at a size with the pixels outside its mask set to the mean of
+        those inside: an unmasked correlation with it ignores them in its numerator (they are
+        0 once the template's mean is taken out), so it ranks places like the masked one, at
+        the cost of a plain correlation (OpenCV's masked one is several times slower)."""
+        gray, mask = self.gray_at(width, height)
+        if mask is None:
+            return gray
+        made = self.cache.get(("filled", width, height))
+        if isinstance(made, tuple):
+            return made[0]
+        filled = gray.copy()
+        inside = mask > 0
+        filled[~inside] = np.uint8(round(float(gray[inside].mean()))) if inside.any() else 0
+        self.cache["filled", width, height] = (filled, None)
+        return filled
 
     def whole_box(self, peak: _Peak, ox: float = 0.0, oy: float = 0.0) -> Box:
         """The box of the whole template image for a peak of its opaque part."""
         sx, sy = peak.width / self.width, peak.height / self.height
         return Box(ox + peak.x - self.offset[0] * sx, oy + peak.y - self.offset[1] * sy,
                    self.full[0] * sx, self.full[1] * sy)
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """What a stage 1 leaves for its stage 2: the frame and target it looked at, the prepared
+    template, and the candidates it already checked in colour (screen boxes, final scores)."""
+
+    pixels: weakref.ref[np.ndarray]  # (not kept alive by this: a 4K frame is 33 MB)
+    timestamp: float
+    image: np.ndarray | None
+    mask: np.ndarray | None
+    template: _Template
+    verdicts: list[tuple[Box, float, float | None]]  # box, score, visible part (or None)
+
+    def covers(self, image: Frame, target: Target) -> bool:
+        """Whether ``image`` is (a crop of) that frame and ``target`` that target."""
+        pixels = self.pixels()
+        return (pixels is not None and target.image is self.image and target.mask is self.mask
+                and image.timestamp == self.timestamp
+                and np.may_share_memory(image.pixels, pixels))
+
+    def verdict(self, box: Box) -> tuple[float, float | None] | None:
+        for known, score, visible in self.verdicts:
+            if all(abs(a - b) < 1e-3 for a, b in zip(
+                    (box.left, box.top, box.width, box.height),
+                    (known.left, known.top, known.width, known.height), strict=True)):
+                return score, visible
+        return None
+
+
+class _Pyramid:
+    """A gray frame and its halvings (``levels[i]``: downsampled ``2**i`` times, made when
+    first asked for), each also lightly smoothed for coarse scans (:meth:`smooth`)."""
+
+    def __init__(self, gray: np.ndarray) -> None:
+        self._levels = [gray]
+        self._smooth: dict[int, np.ndarray] = {}
+
+    def __getitem__(self, depth: int) -> np.ndarray:
+        while len(self._levels) <= depth:
+            below = self._levels[-1]
+            self._levels.append(cv2.resize(below, (below.shape[1] // 2, below.shape[0] // 2),
+                                           interpolation=cv2.INTER_AREA))
+        return self._levels[depth]
+
+    def smooth(self, depth: int) -> np.ndarray:
+        if depth not in self._smooth:
+            self._smooth[depth] = _smooth(self[depth])
+        return self._smooth[depth]
+
+
+def _smooth(image: np.ndarray) -> np.ndarray:
+    """A slight blur (what makes a coarse correlation forgiving of the sampling phase)."""
+    return cv2.GaussianBlur(image, (3, 3), _SMOOTH_SIGMA, borderType=cv2.BORDER_REPLICATE)
 
 
 class TemplateGrounder:
@@ -153,7 +300,7 @@ class TemplateGrounder:
                             tiled_fallback=False)
 
     def __init__(self, *, colour: bool = True, scales: tuple[float, ...] = DPI_SCALES,
-                 min_score: float = 0.8, coarse_min_side: int = 6, coarse_max_factor: int = 4,
+                 min_score: float = 0.8, coarse_min_side: int = 6, coarse_max_factor: int = 8,
                  coarse_floor: float = 0.5, pool: int = 24) -> None:
         self.colour = colour
         self.scales = scales
@@ -164,6 +311,10 @@ class TemplateGrounder:
         self.pool = pool
         # A full-resolution gray score from which the remaining scales are not scanned.
         self.scale_accept = 0.97
+        # The last stage 1's prepared template and the verdicts it already gave (stage 2 of
+        # the same search looks them up instead of matching again). One per thread: the
+        # grounder is shared, and a memo is used only for the frame and target it names.
+        self._memos = threading.local()
 
     def supports(self, target: Target) -> bool:
         return target.kind == "image"
@@ -210,33 +361,58 @@ class TemplateGrounder:
 
     def _depth(self, width: int, height: int) -> int:
         """How many times stage 1 halves the frame for a template of this size on screen: as
-        often as the template keeps ``coarse_min_side`` pixels, at most ``coarse_max_factor``."""
-        factor = max(1, min(self.coarse_max_factor, min(width, height) // self.coarse_min_side))
+        often as the template keeps ``coarse_min_side`` pixels, at most ``coarse_max_factor``;
+        beyond 4x only while it keeps twice that (a coarse template of a few pixels ranks its
+        target among many look-alike spots)."""
+        side = min(width, height)
+        factor = max(1, min(self.coarse_max_factor, side // self.coarse_min_side))
+        factor = 1 << (factor.bit_length() - 1)
+        while factor > 4 and side // factor < 2 * self.coarse_min_side:
+            factor //= 2
         return factor.bit_length() - 1
 
-    def _scan(self, levels: list[np.ndarray], pixels: np.ndarray, template: _Template,
-              scale: float, depth: int, limit: int) -> tuple[list[_Peak], bool, _Peak | None]:
+    def _scan(self, levels: _Pyramid, pixels: np.ndarray, template: _Template, scale: float,
+              depth: int, limit: int, verdicts: dict[_Peak, float], *, quick: int = _QUICK,
+              only_quick: bool = False,
+              masked: bool = False) -> tuple[list[_Peak], bool, _Peak | None]:
         """Peaks (full-resolution gray) of ``template`` at ``scale``, whether the first
         one is already confirmed in colour (then nothing else needs a look), and the best
         coarse peak whatever its score (what an absent template's best score is measured at).
 
-        A scan of the coarsest level, then the best few coarse peaks straight down to full
-        resolution (the common case: the target is the best coarse peak); failing that every
-        kept peak is placed again one level finer, down to full resolution, keeping the best
-        ``pool`` at each step (look-alikes that blur together at the coarse level separate on
-        the way down). ``pixels``: the frame's own pixels, for the colour check.
+        A scan of the coarsest level, then the best ``quick`` coarse peaks straight down to
+        full resolution (the common case: the target is the best coarse peak); failing that
+        (unless ``only_quick``) every kept peak is placed again one level finer, down to full
+        resolution, keeping the best ``pool`` at each step (look-alikes that blur together at
+        the coarse level separate on the way down). ``pixels``: the frame's own pixels, for
+        the colour check; ``verdicts`` gets the final score of each peak checked in colour.
+        ``masked``: a cut-out is matched with its mask at every level (slower, but a sparse
+        cut-out, thin strokes on nothing, is found only so).
         """
         factor = 2**depth
         width, height = template.size_at(scale)
-        coarse = template.resized(max(3, round(width / factor)), max(3, round(height / factor)))
-        level = levels[depth]
-        result = _raw_correlation(level, coarse.gray, coarse.gray_mask, coarse.silhouette)
+        size = (max(3, round(width / factor)), max(3, round(height / factor)))
+        # Both sides smoothed a little at the coarse level: a target at another phase of the
+        # 2**depth grid than the template was shrunk at then still correlates well (without
+        # it a 16 px template's target ranked up to 100th at 4x). A cut-out is scanned with
+        # its transparent part filled in (see ``filled_at``); its mask counts at full
+        # resolution.
+        if masked:
+            level = levels[depth]
+            gray, mask = template.gray_at(*size)
+            result = _raw_correlation(level, gray, mask, template.silhouette)
+        else:
+            smooth = depth > 0
+            level = levels.smooth(depth) if smooth else levels[depth]
+            filled = template.filled_at(*size)
+            result = _raw_correlation(level, _smooth(filled) if smooth else filled, None,
+                                      template.silhouette)
         _, best_score, _, (bx, by) = cv2.minMaxLoc(result)
-        best = _Peak(bx, by, float(best_score), coarse.width, coarse.height)
+        coarse = _Peak(bx, by, float(best_score), size[0], size[1])
+        best = coarse
         confident = self.traits.confident_score or 1.0
         pool = max(limit, self.pool)
         tried: list[_Peak] = []
-        for _ in range(_QUICK):
+        for _ in range(quick):
             _, score, _, (x, y) = cv2.minMaxLoc(result)
             if score < self.coarse_floor:
                 break
@@ -244,41 +420,76 @@ class TemplateGrounder:
             if _is_flat(level, x, y, coarse.width, coarse.height):
                 continue
             peak = _Peak(x, y, float(score), coarse.width, coarse.height)
-            placed = self._descend(levels, template, scale, depth, [peak], 1)
+            placed = self._descend(levels, template, scale, depth, [peak], 1, masked=masked)
             tried.extend(placed)
-            if placed and placed[0].score >= confident and \
-                    self._colour_score(pixels, template, placed[0]) >= confident:
+            final = 0.0
+            if placed and placed[0].score >= confident:
+                final = placed[0].score
+                if self.colour or template.silhouette:
+                    final = min(final, self._colour_score(pixels, template, placed[0]))
+                verdicts[placed[0]] = final
+            if final >= confident:
                 # Found. Other instances (find_all) had about the same coarse score.
                 twins = [p for p in _top_peaks(result, coarse.width, coarse.height, pool,
                                                peak.score - _TWIN)
                          if not _is_flat(level, p.x, p.y, p.width, p.height)]
-                more = self._descend(levels, template, scale, depth, twins, pool)
+                # Another instance correlates about as well as this one at every level.
+                more = self._descend(levels, template, scale, depth, twins, pool, spread=False,
+                                     masked=masked, floor=max(self.coarse_floor, _TWIN_FLOOR))
                 return _suppress(placed + more, pool), True, best
-        _zero_flat(result, level, coarse.width, coarse.height)
-        peaks = _top_peaks(result, coarse.width, coarse.height, pool * min(depth + 1, 2),
-                           self.coarse_floor)
-        found = self._descend(levels, template, scale, depth, peaks, pool)
+        if only_quick:
+            return _suppress(tried, pool), False, best
+        # Windows with (almost) no variance score anything (0/0): the peaks found there are
+        # dropped (checking the peaks costs far less than a variance map of the level).
+        # (Another scale: fewer, its target is one of the best few if it is there at all.)
+        wanted = pool * min(depth + 1, 2) if abs(scale - 1.0) < 1e-6 else pool
+        peaks = [p for p in _top_peaks(result, coarse.width, coarse.height, 2 * wanted,
+                                       self.coarse_floor)
+                 if not _is_flat(level, p.x, p.y, p.width, p.height)][:wanted]
+        found = self._descend(levels, template, scale, depth, peaks, pool, masked=masked)
         return _suppress(tried + found, pool), False, best
 
-    def _descend(self, levels: list[np.ndarray], template: _Template, scale: float, depth: int,
-                 peaks: list[_Peak], pool: int, *, keep_all: bool = False) -> list[_Peak]:
+    def _descend(self, levels: _Pyramid, template: _Template, scale: float, depth: int,
+                 peaks: list[_Peak], pool: int, *, keep_all: bool = False,
+                 spread: bool = True, masked: bool = False, floor: float | None = None,
+                 merge: bool = True) -> list[_Peak]:
         """Coarse ``peaks`` (at level ``depth``) placed level by level down to full resolution.
-        ``keep_all``: keep peaks whatever their score (an absent template's best attempt)."""
-        floor = -1.0 if keep_all else self.coarse_floor
+        ``keep_all``: keep peaks whatever their score (an absent template's best attempt);
+        ``spread``: the first step keeps a few positions per peak (see below); ``floor``: the
+        score from which a peak is followed (default ``coarse_floor``); ``merge``: peaks
+        within half a template of a better one are dropped at full resolution."""
+        if floor is None:
+            floor = -1.0 if keep_all else self.coarse_floor
         width, height = template.size_at(scale)
         for level in range(depth - 1, -1, -1):
             step = 2**level
             size = (max(3, round(width / step)), max(3, round(height / step)))
             # A coarse peak of periodic content (lines of text, rows of characters) can be a
-            # line or a character off: the first step looks a quarter template around it.
-            margin = max(6, min(size) // 4) if level == depth - 1 else 6
-            placed = [_place(levels[level], template, size, p.x * 2, p.y * 2, margin) for p in peaks]
-            peaks = _suppress([p for p in placed if p is not None and p.score >= floor],
-                              pool * min(level + 1, 2), reach=0.0 if level else 0.5)
+            # line or a character off (at 8x a line of text is two coarse pixels): the first step
+            # looks up to half a template (at most 6 coarse pixels) around it.
+            margin = max(6, min(min(size) // 2, 12)) if level == depth - 1 else 6
+            # ... and may stand for several of those (the best of them at the coarse level is
+            # not always the best at full resolution): the first step keeps a few.
+            some = _FIRST_STEP if spread and level == depth - 1 else 1
+            placed = [q for p in peaks
+                      for q in _place_some(levels[level], template, size, p.x * 2, p.y * 2, margin,
+                                           some, masked=masked or level == 0)]
+            # One peak followed alone (a quick try) keeps its best position after that step.
+            keep = pool * min(level + 1, 2) if pool > 1 else 1
+            if level > 0 and placed and not keep_all:
+                # Far behind the best at this level: not followed further (what keeps an
+                # absent template's search short).
+                floor = max(floor, max(p.score for p in placed) - _LEVEL_BEHIND)
+                if level == 1:
+                    floor = max(floor, _HALF_FLOOR)
+            peaks = _suppress([p for p in placed if p.score >= floor],
+                              max(keep, some), reach=0.5 if level == 0 and merge else 0.0)
         if abs(scale - 1.0) > 1e-6 and peaks:
             # The DPI steps are 10-25% apart: the best few find their exact scale in between.
             best = [_refine_scale(levels[0], template, p, scale) for p in peaks[:_SCALE_REFINED]]
             peaks = _suppress(best + peaks[_SCALE_REFINED:], len(peaks))
+            peaks = sorted((_at_own_size(levels[0], template, p) for p in peaks),
+                           key=lambda p: -p.score)
         # At full resolution a peak below ``min_score``, or far behind the best, cannot become
         # the match (above it, blur and sampling phase still reorder peaks).
         if keep_all:
@@ -290,12 +501,13 @@ class TemplateGrounder:
     def candidates(self, frame: Frame, target: Target, *, limit: int) -> StageOne:
         """Coarse scan over every scale, each peak then placed exactly at full resolution.
 
-        The candidates' positions and scales are full-resolution readings, but their scores
-        are gray only: the colour verdict is stage 2's.
+        The candidates' positions and scales are full-resolution readings; their scores are
+        gray, but for those already checked in colour here, whose verdicts stage 2 looks up.
         """
         template = self._template(target)
         self._check_fits(template, frame, 1.0)
-        levels = [frame.gray()]  # levels[i]: the frame downsampled 2**i times
+        verdicts: dict[_Peak, float] = {}
+        levels = _Pyramid(frame.gray())
         found: list[_Peak] = []
         zooms: dict[_Peak, float] = {}  # the zoom of the scan that found each peak
         # The best coarse peak of any scan, however low: when nothing passes, it is placed at
@@ -306,20 +518,51 @@ class TemplateGrounder:
             if width > frame.width or height > frame.height or min(width, height) < 4:
                 continue
             depth = self._depth(width, height)
-            if template.mask is not None:
-                # Shrunk, a cut-out's edge pixels blend with whatever is behind it: look closer.
-                depth = max(0, depth - 1)
-            while len(levels) <= depth:
-                below = levels[-1]
-                levels.append(cv2.resize(below, (below.shape[1] // 2, below.shape[0] // 2),
-                                         interpolation=cv2.INTER_AREA))
-            peaks, confirmed, best = self._scan(levels, frame.pixels, template, scale, depth, limit)
+            deeper = depth < 2 and min(width, height) >= _QUICK_MIN_SIDE * 2 ** (depth + 1)
+            if deeper and abs(scale - 1.0) > 1e-6:
+                # Another scale is a guess whose every peak is checked at full resolution
+                # anyway: it is scanned a level coarser (a scan at depth 0 or 1 costs 5-40 times
+                # one a level coarser).
+                depth += 1
+            elif deeper:
+                # The same scale: first try the best few peaks of a scan a level coarser (a
+                # coarse template of 4-7 pixels still often ranks an unchanged target first),
+                # and scan at this depth only when none of them is confirmed.
+                peaks, confirmed, _ = self._scan(levels, frame.pixels, template, scale,
+                                                 depth + 1, limit, verdicts, quick=_QUICK_DEEPER,
+                                                 only_quick=True)
+                if confirmed:
+                    zooms.update((p, 0.5 ** (depth + 1)) for p in peaks)
+                    found.extend(peaks)
+                    break
+            peaks, confirmed, best = self._scan(levels, frame.pixels, template, scale, depth,
+                                                limit, verdicts)
             if best is not None and (nearest is None or best.score > nearest[0].score):
                 nearest = (best, scale, depth)
             zooms.update((p, 0.5**depth) for p in peaks)
             found.extend(peaks)
             if confirmed or max((p.score for p in found), default=0.0) >= self.scale_accept:
                 break
+        if template.mask is not None and not any(p.score >= self.min_score for p in found):
+            # A cut-out not found with its transparent part filled in (thin strokes on
+            # nothing): at the same scale with its mask at every level.
+            width, height = template.size_at(1.0)
+            depth = self._depth(width, height)
+            peaks, _, _ = self._scan(levels, frame.pixels, template, 1.0, depth, limit, verdicts,
+                                     masked=True)
+            zooms.update((p, 0.5**depth) for p in peaks)
+            found.extend(peaks)
+        parts: dict[_Peak, float] = {}
+        if (template.mask is None and not template.silhouette
+                and min(template.width, template.height) >= _PARTS_MIN_SIDE
+                and not any(p.score >= self.min_score for p in found)):
+            covered = self._partly_covered(levels, frame.pixels, template)
+            if covered is not None:
+                peak, score, visible = covered
+                verdicts[peak] = score
+                parts[peak] = visible
+                zooms[peak] = 1.0
+                found.append(peak)
         kept = _suppress(found, limit)
         if not kept and nearest is not None:
             best, scale, depth = nearest
@@ -327,16 +570,93 @@ class TemplateGrounder:
             zooms.update((p, 0.5**depth) for p in kept)
         candidates = [Candidate(template.whole_box(p).center, p.score, template.whole_box(p))
                       for p in kept]
+        to_screen = frame.to_screen_transform
+        self._memos.last = _Memo(
+            weakref.ref(frame.pixels), frame.timestamp, target.image, target.mask, template,
+            [(to_screen.apply_box(template.whole_box(p)), score, parts.get(p))
+             for p, score in verdicts.items() if p in kept])
         # The zoom of the scan that found the best candidate (each was then placed at full
         # resolution; ECP still refines every one, see ``traits``).
         return StageOne(candidates, zooms[kept[0]] if kept else 1.0)
+
+    def _partly_covered(self, levels: _Pyramid, pixels: np.ndarray,
+                        template: _Template) -> tuple[_Peak, float, float] | None:
+        """The best place where a good part of the template is exactly visible, the rest
+        hidden (another window over it): the template's final score there (over its visible
+        part) and how much of it is visible; None when no place shows enough of it.
+
+        A covered target correlates too little as a whole (a text panel 15% covered: 0.46),
+        so its parts are looked for: the most detailed tile of each quarter of the template is
+        searched for on its own (as a template, same scale), each place one was found at says
+        where the template would be, and there all its tiles vote (:func:`_visible_part`):
+        half of them, holding 40% of the template's detail (variance), must be found exactly,
+        and the part found must fit no other of those places about as well.
+        """
+        tiles = _tiles(template)
+        # The most detailed tile of each quarter of the template (a cover hides a corner or a
+        # side: some quarter stays visible).
+        quarters: dict[tuple[bool, bool], tuple[tuple[int, int, int, int], float]] = {}
+        for box, detail in tiles:
+            quarter = (2 * box[0] >= template.width, 2 * box[1] >= template.height)
+            if quarter not in quarters or detail > quarters[quarter][1]:
+                quarters[quarter] = (box, detail)
+        places: set[tuple[int, int]] = set()
+        for (x0, y0, x1, y1), _ in quarters.values():
+            part = _Template(np.ascontiguousarray(template.gray[y0:y1, x0:x1]),
+                             np.ascontiguousarray(template.bgr[y0:y1, x0:x1]), None, (0, 0),
+                             (x1 - x0, y1 - y0))
+            depth = self._depth(part.width, part.height)
+            # Only exact tiles count: the best few coarse peaks straight down suffice.
+            found, _, _ = self._scan(levels, pixels, part, 1.0, depth, _PARTS_PEAKS, {},
+                                     quick=_PARTS_PEAKS, only_quick=True)
+            places.update((p.x - x0, p.y - y0) for p in found if p.score >= _PARTS_TILE)
+        width, height = template.width, template.height
+        gray = levels[0]
+        best: tuple[_Peak, float, float, np.ndarray] | None = None
+        for x, y in places:
+            seen = _visible_part(gray, template, tiles, x, y)
+            if seen is None:
+                continue
+            mask, visible = seen
+            score = float(_raw_correlation(gray[y : y + height, x : x + width], template.gray,
+                                           mask, False)[0, 0])
+            if self.colour:
+                colour_patch = pixels[y : y + height, x : x + width]
+                score = min(score, _colour_correlation(colour_patch,
+                                                       template.bgr_like(colour_patch), mask))
+            if score >= self.min_score and (best is None or score > best[1]):
+                best = (_Peak(x, y, score, width, height), score, visible, mask)
+        if best is None:
+            return None
+        peak, score, visible, mask = best
+        # The part seen must say which place it is: when it fits another place about as well
+        # (the frame of a button whose label is what differs), it is not the template's.
+        for x, y in places:
+            if abs(x - peak.x) <= width // 2 and abs(y - peak.y) <= height // 2:
+                continue
+            if x + width <= gray.shape[1] and y + height <= gray.shape[0]:
+                other = float(_raw_correlation(gray[y : y + height, x : x + width],
+                                               template.gray, mask, False)[0, 0])
+                if other >= score - _PARTS_UNIQUE:
+                    return None
+        return peak, score, visible
 
     # -- stage 2 / single pass -----------------------------------------------------------
     def locate(self, image: Frame, target: Target, *, limit: int = 5, zoom: float = 1.0,
                hint: Candidate | None = None) -> list[Match]:
         """With a stage-1 ``hint``: the verdict around it (gray position, colour score).
         Without: an exhaustive search of ``image`` at every scale (the single-stage path)."""
-        template = self._template(target)
+        memo: _Memo | None = getattr(self._memos, "last", None)
+        if memo is not None and memo.covers(image, target):
+            template = memo.template
+            if hint is not None and hint.box is not None:
+                known = memo.verdict(image.to_screen_transform.apply_box(hint.box))
+                if known is not None:
+                    score, visible = known
+                    extra = {} if visible is None else {"visible": round(visible, 3)}
+                    return [Match(hint.box.center, score, hint.box, self.name, extra=extra)]
+        else:
+            template = self._template(target)
         if hint is not None and hint.box is not None:
             return self._verify_hint(image, template, hint.box)
         self._check_fits(template, image, min(self.scales) * zoom)
@@ -364,9 +684,11 @@ class TemplateGrounder:
         if area is None or area.width < size[0] or area.height < size[1]:
             return []
         crop = image.crop(area)
-        peak = _place(crop.gray(), template, size, margin, margin, margin)
+        gray = crop.gray()
+        peak = _place(gray, template, size, margin, margin, margin)
         if peak is None:
             return []
+        peak = _at_own_size(gray, template, peak)
         return [self._verdict(crop, template, peak, int(area.left), int(area.top))]
 
     def _verdict(self, image: Frame, template: _Template, peak: _Peak, ox: int = 0,
@@ -382,11 +704,15 @@ class TemplateGrounder:
     @staticmethod
     def _colour_score(pixels: np.ndarray, template: _Template, peak: _Peak) -> float:
         """How well the colours of ``pixels`` under ``peak`` agree with the template's."""
-        scaled = template.resized(peak.width, peak.height)
-        patch = pixels[peak.y : peak.y + peak.height, peak.x : peak.x + peak.width, :3]
+        patch = pixels[peak.y : peak.y + peak.height, peak.x : peak.x + peak.width]
+        if peak.width > template.width:  # compared at the template's own size, see _at_own_size
+            patch = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
+            scaled = template
+        else:
+            scaled = template.resized(peak.width, peak.height)
         if template.silhouette:  # one colour: how close it is is the only evidence
-            return _colour_closeness(patch, scaled.bgr, scaled.mask)
-        return _colour_correlation(patch, scaled.bgr, scaled.mask)
+            return _colour_closeness(patch[:, :, :3], scaled.bgr, scaled.mask)
+        return _colour_correlation(patch, scaled.bgr_like(patch), scaled.mask)
 
     @staticmethod
     def _check_fits(template: _Template, image: Frame, scale: float) -> None:
@@ -415,10 +741,11 @@ def _raw_correlation(image: np.ndarray, template: np.ndarray, mask: np.ndarray |
                      either_polarity: bool) -> np.ndarray:
     """:func:`_correlation` without clearing flat windows (callers check the peaks they use)."""
     if mask is None:
+        # Unmasked, OpenCV gives 0 or +-1 (clipped below) where a window is flat, never NaN.
         result = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED)
     else:
         result = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
-    result = np.nan_to_num(result, nan=0.0, posinf=0.0, neginf=0.0)
+        result = np.nan_to_num(result, nan=0.0, posinf=0.0, neginf=0.0)
     if either_polarity:
         result = np.abs(result)
     np.clip(result, -1.0, 1.0, out=result)
@@ -435,7 +762,8 @@ def _zero_flat(result: np.ndarray, image: np.ndarray, tw: int, th: int) -> None:
 
 
 def _is_flat(image: np.ndarray, x: int, y: int, tw: int, th: int) -> bool:
-    return float(image[y : y + th, x : x + tw].std()) < 1.0
+    _, std = cv2.meanStdDev(image[y : y + th, x : x + tw])
+    return float(std[0, 0]) < 1.0
 
 
 def _clear(result: np.ndarray, x: int, y: int) -> None:
@@ -445,32 +773,30 @@ def _clear(result: np.ndarray, x: int, y: int) -> None:
 
 
 def _colour_correlation(patch: np.ndarray, template: np.ndarray, mask: np.ndarray | None) -> float:
-    """Normalised correlation of two same-sized colour images over all channels at once (each
-    channel's own mean removed), counting only the ``mask`` pixels. A same-shaped picture in
-    another colour puts its contrast in other channels and scores low."""
-    patch = np.ascontiguousarray(patch)
-    af = patch.astype(np.float64)
-    bf = template.astype(np.float64)
-    if mask is None:
-        count = patch.shape[0] * patch.shape[1]
-    else:
-        count = cv2.countNonZero(mask)
-        keep = (mask > 0)[:, :, None]
-        af *= keep  # masked-off pixels add nothing to the sums below
-        bf *= keep
+    """Normalised correlation of two same-sized colour images over their colour channels at
+    once (each channel's own mean removed), counting only the ``mask`` pixels. A same-shaped
+    picture in another colour puts its contrast in other channels and scores low.
+
+    ``patch`` may be BGRA (a view into a captured frame, not copied): ``template`` then has a
+    fourth channel of zeros, which leaves the fourth channel out of the cross term below.
+    Computed from exact uint8 sums (OpenCV's norms and channel statistics, in float64).
+    """
+    count = patch.shape[0] * patch.shape[1] if mask is None else cv2.countNonZero(mask)
     if count == 0:
         return 0.0
-    # Sums of products (float64; einsum: BLAS is slow for float64 here), then the channel
-    # means taken out.
-    mean_a = np.array(cv2.mean(patch, mask)[:3])
-    mean_b = np.array(cv2.mean(template, mask)[:3])
-    af, bf = af.reshape(-1), bf.reshape(-1)
-    cross = float(np.einsum("i,i->", af, bf)) - count * float(mean_a @ mean_b)
-    var_a = float(np.einsum("i,i->", af, af)) - count * float(mean_a @ mean_a)
-    var_b = float(np.einsum("i,i->", bf, bf)) - count * float(mean_b @ mean_b)
+    mean_a, std_a = (v[:3, 0] for v in cv2.meanStdDev(patch, mask=mask))
+    mean_b, std_b = (v[:3, 0] for v in cv2.meanStdDev(template, mask=mask))
+    # sum(a * b) over the pixels and colour channels, from |a|^2 + |b|^2 - |a - b|^2
+    # (the template's zero fourth channel takes the patch's out of it).
+    products = (cv2.norm(patch, cv2.NORM_L2SQR, mask=mask)
+                + cv2.norm(template, cv2.NORM_L2SQR, mask=mask)
+                - cv2.norm(patch, template, cv2.NORM_L2SQR, mask=mask)) / 2
+    cross = products - count * float(mean_a @ mean_b)
+    var_a = count * float(std_a @ std_a)
+    var_b = count * float(std_b @ std_b)
     if var_a <= 1e-6 * count or var_b <= 1e-6 * count:
         return 0.0
-    return max(0.0, min(1.0, cross / float(np.sqrt(var_a * var_b))))
+    return max(0.0, min(1.0, cross / math.sqrt(var_a * var_b)))
 
 
 def _colour_closeness(patch: np.ndarray, template: np.ndarray, mask: np.ndarray | None) -> float:
@@ -482,7 +808,8 @@ def _colour_closeness(patch: np.ndarray, template: np.ndarray, mask: np.ndarray 
     return max(0.0, 1.0 - distance / 96.0)
 
 
-def _top_peaks(result: np.ndarray, tw: int, th: int, count: int, floor: float) -> list[_Peak]:
+def _top_peaks(result: np.ndarray, tw: int, th: int, count: int, floor: float,
+               reach: float = 0.25) -> list[_Peak]:
     """The ``count`` best local maxima of a correlation map at or above ``floor``, each
     suppressing a template-sized neighbourhood."""
     if count <= 0 or result.size == 0:
@@ -497,13 +824,23 @@ def _top_peaks(result: np.ndarray, tw: int, th: int, count: int, floor: float) -
     peaks = [_Peak(int(xs[i]), int(ys[i]), float(scores[i]), tw, th) for i in order]
     # Lines of text a few pixels apart look alike when blurred: peaks a quarter template apart
     # both count (but a text block does not take the whole pool).
-    return _suppress(peaks, count, reach=0.25)
+    return _suppress(peaks, count, reach=reach)
 
 
 def _suppress(peaks: list[_Peak], count: int, reach: float = 0.5) -> list[_Peak]:
     """Best first, dropping a peak whose centre is within ``reach`` templates of a kept one
     (``reach`` 0: only a peak at the very same place)."""
     kept: list[_Peak] = []
+    if reach <= 0:
+        seen: set[tuple[float, float]] = set()
+        for peak in sorted(peaks, key=lambda p: -p.score):
+            centre = (peak.x + peak.width / 2, peak.y + peak.height / 2)
+            if centre not in seen:
+                seen.add(centre)
+                kept.append(peak)
+                if len(kept) == count:
+                    break
+        return kept
     for peak in sorted(peaks, key=lambda p: -p.score):
         if all(abs(peak.x + peak.width / 2 - k.x - k.width / 2) > k.width * reach
                or abs(peak.y + peak.height / 2 - k.y - k.height / 2) > k.height * reach
@@ -518,19 +855,115 @@ def _place(gray: np.ndarray, template: _Template, size: tuple[int, int], x: int,
            margin: int) -> _Peak | None:
     """The best gray match of ``template`` at ``size`` with its top-left within ``margin``
     pixels of ``(x, y)`` in ``gray``: how a coarse peak is placed one level finer."""
+    found = _place_some(gray, template, size, x, y, margin, 1)
+    return found[0] if found else None
+
+
+def _place_some(gray: np.ndarray, template: _Template, size: tuple[int, int], x: int, y: int,
+                margin: int, count: int, *, masked: bool = True) -> list[_Peak]:
+    """Like :func:`_place`, but the ``count`` best local maxima in the window: a coarse peak
+    of periodic content (lines of text) stands for several positions one level finer.
+    ``masked`` False: a cut-out is placed with its transparent part filled in (above full
+    resolution, where its mask blends with the background anyway)."""
     width, height = size
     rows, cols = gray.shape[:2]
     x0, y0 = max(0, x - margin), max(0, y - margin)
     x1, y1 = min(cols, x + width + margin), min(rows, y + height + margin)
     if x1 - x0 < width or y1 - y0 < height or min(width, height) < 3:
-        return None
+        return []
     templ, mask = template.gray_at(width, height)
+    if not masked and mask is not None:
+        templ, mask = template.filled_at(width, height), None
     area = gray[y0:y1, x0:x1]
     result = _raw_correlation(area, templ, mask, template.silhouette)
-    _, score, _, (px, py) = cv2.minMaxLoc(result)
-    if score <= 0 or _is_flat(area, px, py, width, height):
-        return None  # nothing, or a flat window (0/0)
-    return _Peak(x0 + px, y0 + py, min(1.0, float(score)), width, height)
+    found: list[_Peak] = []
+    for _ in range(count):
+        _, score, _, (px, py) = cv2.minMaxLoc(result)
+        if score <= 0:
+            break  # nothing (more)
+        _clear(result, px, py)
+        if _is_flat(area, px, py, width, height):
+            continue  # a flat window (0/0)
+        found.append(_Peak(x0 + px, y0 + py, min(1.0, float(score)), width, height))
+    return found
+
+
+def _tiles(template: _Template) -> list[tuple[tuple[int, int, int, int], float]]:
+    """The template's tiles (a grid of up to ``_PARTS_GRID`` x ``_PARTS_GRID``, tiles of at least
+    ``_PARTS_TILE_SIDE`` pixels where the template is large enough) with detail enough to
+    say where they are: each box and its detail, its share of the template's variance (what it
+    adds to the correlation; a panel's text counts, its plain border hardly)."""
+    height, width = template.gray.shape
+    rows = max(2, min(_PARTS_GRID, height // _PARTS_TILE_SIDE))
+    cols = max(2, min(_PARTS_GRID, width // _PARTS_TILE_SIDE))
+    ys = np.linspace(0, height, rows + 1).astype(int)
+    xs = np.linspace(0, width, cols + 1).astype(int)
+    tiles = []
+    for i in range(rows):
+        for j in range(cols):
+            x0, y0, x1, y1 = int(xs[j]), int(ys[i]), int(xs[j + 1]), int(ys[i + 1])
+            _, spread = cv2.meanStdDev(template.gray[y0:y1, x0:x1])
+            if float(spread[0, 0]) >= 4.0:
+                tiles.append(((x0, y0, x1, y1), (x1 - x0) * (y1 - y0) * float(spread[0, 0]) ** 2))
+    return tiles
+
+
+def _visible_part(gray: np.ndarray, template: _Template,
+                  tiles: list[tuple[tuple[int, int, int, int], float]], x: int,
+                  y: int) -> tuple[np.ndarray, float] | None:
+    """Tile-wise voting with the template's top-left at ``(x, y)``: a mask of the tiles found
+    (``_PARTS_TILE``) exactly there, give or take a pixel, and their share of the template's
+    detail; None when the template does not fit there, fewer than half the tiles (at least 3)
+    or too little of the detail (``_PARTS_VISIBLE``) are found, or the missing tiles are not
+    what one covering rectangle would hide."""
+    height, width = template.gray.shape
+    rows, cols = gray.shape
+    if x < 0 or y < 0 or x + width > cols or y + height > rows:
+        return None
+    mask = np.zeros((height, width), np.uint8)
+    found: list[tuple[int, int, int, int]] = []
+    missed: list[tuple[int, int, int, int]] = []
+    seen = 0.0
+    for (x0, y0, x1, y1), detail in tiles:
+        wx0, wy0 = max(0, x + x0 - 1), max(0, y + y0 - 1)
+        area = gray[wy0 : min(rows, y + y1 + 1), wx0 : min(cols, x + x1 + 1)]
+        tile = template.gray[y0:y1, x0:x1]
+        if area.shape[0] < tile.shape[0] or area.shape[1] < tile.shape[1]:
+            continue
+        _, score, _, _ = cv2.minMaxLoc(cv2.matchTemplate(area, tile, cv2.TM_CCOEFF_NORMED))
+        if score >= _PARTS_TILE:
+            mask[y0:y1, x0:x1] = 255
+            found.append((x0, y0, x1, y1))
+            seen += detail
+        else:
+            missed.append((x0, y0, x1, y1))
+    visible = seen / max(sum(d for _, d in tiles), 1e-9)
+    if len(found) < max(3, len(tiles) / 2) or visible < _PARTS_VISIBLE:
+        return None
+    if missed:
+        # What a window hides of another is one rectangle: no tile found inside the box of
+        # the missing ones (else it is other content, another label on the same button).
+        left, top = min(b[0] for b in missed), min(b[1] for b in missed)
+        right, bottom = max(b[2] for b in missed), max(b[3] for b in missed)
+        if any(left <= b[0] and b[2] <= right and top <= b[1] and b[3] <= bottom for b in found):
+            return None
+    return mask, visible
+
+
+def _at_own_size(gray: np.ndarray, template: _Template, peak: _Peak) -> _Peak:
+    """A peak of the template enlarged, scored at the template's own size: the screen patch
+    shrunk to it. An enlarged template has no detail at the finer scale, and an application
+    drawn larger renders its own (a star's one-pixel outline stays one pixel, text is hinted
+    anew): compared at the coarser of the two sizes, only what both show counts (a 16 px star
+    found at 2x scored 0.76 enlarged, 0.90 so)."""
+    if peak.width <= template.width or peak.height <= template.height:
+        return peak
+    patch = gray[peak.y : peak.y + peak.height, peak.x : peak.x + peak.width]
+    small = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
+    result = _raw_correlation(small, template.gray, template.gray_mask, template.silhouette)
+    if _is_flat(small, 0, 0, template.width, template.height):
+        return peak
+    return _Peak(peak.x, peak.y, float(result[0, 0]), peak.width, peak.height)
 
 
 def _refine_scale(gray: np.ndarray, template: _Template, peak: _Peak, scale: float) -> _Peak:
