@@ -1,7 +1,8 @@
 """The platform seam: which operating-system services guiagent uses, chosen by session type.
 
 ``platform_for(display)`` picks the implementation from the display and session (``$GUIAGENT_PLATFORM``
-overrides: ``x11``, ``wayland``, ``windows``, ``macos``). X11 is complete; on the others each
+overrides: ``x11``, ``wayland``, ``windows``, ``macos``, ``portal``: Wayland through the desktop
+portals, which a Wayland session that is not sway gets by default). X11 is complete; on the others each
 service that has no implementation yet raises :class:`~guiagent.errors.PlatformUnsupported`
 naming what works there and what to do instead.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from guiagent.errors import PlatformUnsupported
 from guiagent.platform.base import (
@@ -29,6 +31,10 @@ from guiagent.platform.base import (
     WindowList,
     windows_titled,
 )
+
+if TYPE_CHECKING:
+    from guiagent.platform.portal import PortalPlatform
+    from guiagent.platform.wayland import WaylandPlatform
 
 SESSION_TYPES = ("x11", "wayland", "windows", "macos")
 PLATFORM_ENV = "GUIAGENT_PLATFORM"
@@ -68,10 +74,12 @@ def session_type(environ: Mapping[str, str] | None = None, system: str | None = 
     env = os.environ if environ is None else environ
     system = sys.platform if system is None else system
     override = env.get(PLATFORM_ENV, "").strip().lower()
+    if override == "portal":
+        return "wayland"  # a Wayland session, driven through the desktop portals
     if override:
         if override not in SESSION_TYPES:
             raise PlatformUnsupported(f"{PLATFORM_ENV}={override!r} is not a platform guiagent "
-                                      f"knows; use one of {', '.join(SESSION_TYPES)}")
+                                      f"knows; use one of {', '.join(SESSION_TYPES)}, portal")
         return override
     if system == "win32":
         return "windows"
@@ -90,7 +98,14 @@ def _x11() -> Platform:
     return X11Platform()
 
 
-def _wayland() -> Platform:
+def _wayland(display: str | None = None,
+             environ: Mapping[str, str] | None = None) -> WaylandPlatform | PortalPlatform:
+    """sway's own services, or the desktop portals on GNOME, KDE and other non-wlroots
+    sessions (see :func:`guiagent.platform.portal.uses_portal`)."""
+    from guiagent.platform.portal import PortalPlatform, uses_portal
+
+    if uses_portal(display, environ):
+        return PortalPlatform()
     from guiagent.platform.wayland import WaylandPlatform
 
     return WaylandPlatform()
@@ -134,7 +149,8 @@ def session_display(environ: Mapping[str, str] | None = None) -> str | None:
 
 def platform_for(display: str | None, environ: Mapping[str, str] | None = None) -> Platform:
     """The platform implementation that drives ``display`` (see :func:`session_type_for`)."""
-    return _FACTORIES[session_type_for(display, environ)]()
+    kind = session_type_for(display, environ)
+    return _wayland(display, environ) if kind == "wayland" else _FACTORIES[kind]()
 
 
 def screen_capture(display: str | None) -> ScreenCapture | None:
@@ -142,9 +158,7 @@ def screen_capture(display: str | None) -> ScreenCapture | None:
     Windows, macOS). Raises PlatformUnsupported where nothing can capture."""
     if session_type_for(display) != "wayland":
         return None
-    from guiagent.platform.wayland import WaylandPlatform
-
-    return WaylandPlatform().screen_capture(display)
+    return _wayland(display).screen_capture(display)
 
 
 def input_injector(display: str | None) -> InputInjector | None:
@@ -153,6 +167,4 @@ def input_injector(display: str | None) -> InputInjector | None:
     nothing can send input."""
     if session_type_for(display) != "wayland":
         return None
-    from guiagent.platform.wayland import WaylandPlatform
-
-    return WaylandPlatform().input_injector(display)
+    return _wayland(display).input_injector(display)

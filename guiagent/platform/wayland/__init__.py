@@ -8,9 +8,9 @@ the compositor has to provide them, so what works depends on it:
   wlr virtual-pointer and virtual-keyboard protocols), the monitor layout, the window list and
   the abort hotkey through sway's IPC socket (``$SWAYSOCK``).
 - **GNOME, KDE and other compositors**: only the xdg-desktop-portal ScreenCast and
-  RemoteDesktop interfaces (PipeWire frames, a permission prompt) would give capture and input;
-  guiagent does not implement them yet, so those services raise
-  :class:`~guiagent.errors.PlatformUnsupported` saying what to do instead.
+  RemoteDesktop interfaces (PipeWire frames, a permission prompt) give capture and input:
+  :mod:`guiagent.platform.portal` for the session guiagent runs in; for another display this
+  module's services raise :class:`~guiagent.errors.PlatformUnsupported` saying what to do.
 
 Accessibility (AT-SPI) is the same D-Bus protocol as under X11 and works everywhere.
 """
@@ -35,8 +35,9 @@ _NOT_WLROOTS = (
     "on {what} Wayland session guiagent can ground targets in screenshots (`guiagent ground`, "
     "`guiagent.locate`) and read accessibility trees, but cannot {service}: that needs the "
     "compositor's help, which guiagent gets from sway's IPC and the wlroots protocols (grim, "
-    "virtual pointer and keyboard) - on sway, set $SWAYSOCK if it is not found; the GNOME/KDE route, the "
-    "xdg-desktop-portal ScreenCast and RemoteDesktop interfaces, is not implemented yet. Log "
+    "virtual pointer and keyboard) - on sway, set $SWAYSOCK if it is not found; on GNOME, KDE "
+    "and others guiagent goes through the xdg-desktop-portal ScreenCast and RemoteDesktop "
+    "interfaces, for the session it runs in ($WAYLAND_DISPLAY, or GUIAGENT_PLATFORM=portal). Or log "
     "in to an X11 session (\"GNOME on Xorg\", \"Plasma (X11)\"), or drive the application "
     "inside a VirtualDisplay (Xvfb) or a VirtualWaylandDisplay (headless sway)"
 )
