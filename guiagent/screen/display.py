@@ -176,12 +176,18 @@ class VirtualDisplay:
 
     def stop(self) -> None:
         # End what we launched first (by the PIDs we started), then the window manager, Xvfb.
-        for process in self._launched:
-            end_program(process)
-        self._launched.clear()
-        if self._a11y is not None:
-            self._a11y.stop()
-            self._a11y = None
+        try:
+            for process in self._launched:
+                end_program(process)
+            self._launched.clear()
+            if self._a11y is not None:
+                a11y, self._a11y = self._a11y, None
+                a11y.stop()
+        finally:
+            self._stop_display()
+
+    def _stop_display(self) -> None:
+        """The window manager and Xvfb: stopped even when ending the rest failed."""
         if self._wm is not None:
             _terminate(self._wm)
             self._wm = None

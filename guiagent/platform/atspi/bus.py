@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from guiagent.platform.atspi.dbus import PROPERTIES, BusError, Call, Connection, Failed
@@ -129,6 +130,26 @@ def set_enabled(session_address: str, timeout: float) -> None:
         raise BusError(f"could not turn accessibility on: {reply.error} {reply.message}")
 
 
+# The private session bus starts no services on demand: the desktop's own (xdg-desktop-portal,
+# its document portal, gvfs...) would start for every GTK application the display runs; the
+# document portal then mounts a FUSE file system in the private runtime directory, which
+# could not be removed afterwards, and GTK's file chooser went through the portal.
+_PRIVATE_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
 @dataclass
 class PrivateSession:
     """A D-Bus session bus and an AT-SPI bus of our own, for one virtual display.
@@ -163,7 +184,9 @@ class PrivateSession:
         # IsEnabled is a GSettings key: in memory it does not change the user's own setting.
         base = {**os.environ, "DISPLAY": self.display, "XDG_RUNTIME_DIR": self._runtime_dir.name,
                 "GSETTINGS_BACKEND": "memory"}
-        daemon = self._spawn(["dbus-daemon", "--session", "--nofork", "--nopidfile",
+        config = Path(self._runtime_dir.name) / "session-bus.conf"
+        config.write_text(_PRIVATE_BUS_CONFIG, encoding="utf-8")
+        daemon = self._spawn(["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile",
                               "--print-address=1"], base, stdout=subprocess.PIPE)
         session = _read_line(daemon, deadline, "dbus-daemon to print its address")
         base["DBUS_SESSION_BUS_ADDRESS"] = session
@@ -206,8 +229,11 @@ class PrivateSession:
             _end_group(process)
         self._processes.clear()
         if self._runtime_dir is not None:
-            self._runtime_dir.cleanup()
-            self._runtime_dir = None
+            runtime, self._runtime_dir = self._runtime_dir, None
+            try:
+                runtime.cleanup()
+            except OSError:  # something an application mounted there must not fail teardown
+                shutil.rmtree(runtime.name, ignore_errors=True)
 
 
 def _read_line(process: subprocess.Popen[bytes], deadline: float, what: str) -> str:
