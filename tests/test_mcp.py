@@ -415,15 +415,7 @@ def test_bad_arguments_are_tool_errors_and_the_server_keeps_serving(client: McpC
     client.ok("screenshot")
 
 
-def _has_take_snapshot() -> bool:
-    import guiagent.elements
-
-    return hasattr(guiagent.elements, "take_snapshot")
-
-
 @pytest.mark.display
-@pytest.mark.xfail(not _has_take_snapshot(), strict=False,
-                   reason="guiagent.elements.take_snapshot (the UI elements issue) is not in this tree yet")
 def test_snapshot_lists_elements_with_refs_that_click(client: McpClient, probe_app: ProbeApp) -> None:
     client.ok("screenshot")
     result = client.ok("snapshot", {"interactive_only": True})

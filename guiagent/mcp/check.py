@@ -44,10 +44,8 @@ def run_checks(options: ServerOptions) -> list[CheckResult]:
             return results
     results.append(_input(options, display))
     results.append(_accessibility(display))
-    snapshot = importlib.util.find_spec("guiagent.elements") is not None and _has_take_snapshot()
-    results.append(CheckResult("snapshot", snapshot,
-                               "guiagent.elements.take_snapshot" if snapshot else
-                               "not in this guiagent version; snapshot answers with an error"))
+    results.append(CheckResult("snapshot", True, "accessibility elements where the bus answers, "
+                               "vision elements (control boxes + OCR) everywhere"))
     ocr = importlib.util.find_spec("rapidocr_onnxruntime") is not None
     results.append(CheckResult("ocr", ocr, "RapidOCR (text targets)" if ocr else
                                "pip install 'guiagent[ocr]': quoted text targets need it"))
@@ -96,9 +94,3 @@ def _accessibility(display: str) -> CheckResult:
         return CheckResult("accessibility", False, f"{reason}; snapshot lists what the pixels show")
     return CheckResult("accessibility", True, "the accessibility bus answers (snapshot has the "
                                               "applications' own names and roles)")
-
-
-def _has_take_snapshot() -> bool:
-    import guiagent.elements as elements
-
-    return hasattr(elements, "take_snapshot")

@@ -202,13 +202,8 @@ class DesktopSession:
 
     def snapshot(self, window: str | None = None, interactive_only: bool = True,
                  budget: int | None = None, region: Any = None) -> ToolOutput:
-        import guiagent.elements
+        from guiagent.elements.snapshot import take_snapshot
 
-        # looked up at call time: take_snapshot is the elements layer's (landing separately)
-        take_snapshot = getattr(guiagent.elements, "take_snapshot", None)
-        if take_snapshot is None:
-            raise ToolError("snapshot is not available in this guiagent version (no "
-                            "guiagent.elements.take_snapshot): use find or screenshot")
         tokens = DEFAULT_BUDGET if budget is None else int(budget)
         if not 100 <= tokens <= MAX_BUDGET:
             raise ToolError(f"budget is in tokens of listing text, between 100 and {MAX_BUDGET}; "
