@@ -241,6 +241,21 @@ def test_partly_covered_button_is_found_by_its_visible_part() -> None:
         locate(image, cut(absent, absent_boxes["Exit here"]))
 
 
+def test_a_part_of_the_template_by_the_screen_edge_is_not_read_outside_the_frame() -> None:
+    """A covered template is voted on by its tiles; a copy of its bottom-right quarter in the
+    frame's top-left corner says the template would start off the screen there: that place
+    is skipped, not read outside the frame (it raised in OpenCV)."""
+    rng = np.random.default_rng(7)
+    blurred = cv2.GaussianBlur(rng.integers(0, 256, (80, 120, 3), dtype=np.uint8), (0, 0), 6)
+    template = cv2.normalize(blurred, None, 0, 255, cv2.NORM_MINMAX)  # smooth: found coarse
+    image = np.full((1080, 1920, 3), 200, np.uint8)
+    image[500:580, 1000:1120] = template
+    image[490:590, 990:1030] = (40, 30, 30)  # a window over its left third
+    image[5:45, 5:65] = template[40:80, 60:120]  # its bottom-right quarter, in the corner
+    match = locate(image, template)
+    assert Box(1000, 500, 120, 80).contains(match.point)
+
+
 def test_find_all_instances() -> None:
     image = np.full((1080, 1920, 3), 250, np.uint8)
     icon = np.full((40, 40, 3), 250, np.uint8)

@@ -634,7 +634,7 @@ class TemplateGrounder:
         for x, y in places:
             if abs(x - peak.x) <= width // 2 and abs(y - peak.y) <= height // 2:
                 continue
-            if x + width <= gray.shape[1] and y + height <= gray.shape[0]:
+            if x >= 0 and y >= 0 and x + width <= gray.shape[1] and y + height <= gray.shape[0]:
                 other = float(_raw_correlation(gray[y : y + height, x : x + width],
                                                template.gray, mask, False)[0, 0])
                 if other >= score - _PARTS_UNIQUE:
