@@ -4,6 +4,7 @@ X clients that report what they received."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -108,3 +109,18 @@ def probe(vdisplay: VirtualDisplay, tmp_path: Path) -> Iterator[ProbeApp]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def sway_user() -> Iterator[str | None]:
+    """An unprivileged account for headless sway when we are root (sway refuses to run as
+    root): made here, removed afterwards; None when we are not root."""
+    if os.getuid() != 0:
+        yield None
+        return
+    name = f"guiagentsw{os.getpid()}"
+    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=False)

@@ -638,19 +638,6 @@ class PortalStack:
 
 
 @pytest.fixture(scope="module")
-def sway_user() -> Iterator[str | None]:
-    if os.getuid() != 0:
-        yield None
-        return
-    name = f"guiagentpt{os.getpid()}"
-    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", name], check=False)
-
-
-@pytest.fixture(scope="module")
 def stack(sway_user: str | None) -> Iterator[PortalStack]:
     if _MISSING or DBUS_DAEMON is None:
         pytest.skip(f"{', '.join(_MISSING)} not installed")

@@ -12,7 +12,6 @@ and 2.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -110,20 +109,6 @@ def test_keymap_grows_without_changing_the_keys_it_has(tmp_path: Path) -> None:
 
 
 # -- on headless sway --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def sway_user() -> Iterator[str | None]:
-    """An unprivileged account for sway when we are root (made here, removed afterwards)."""
-    if os.getuid() != 0:
-        yield None
-        return
-    name = f"guiagentwl{os.getpid()}"
-    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", name], check=False)
-
-
 @pytest.fixture(scope="module")
 def wayland(sway_user: str | None) -> Iterator[VirtualWaylandDisplay]:
     if _MISSING:
