@@ -12,6 +12,10 @@ xterm with text, galculator), and builds cases in the categories of issue 15:
   light background), looked for on a dark background; one template is mostly transparent;
 - scaled 2x / 0.5x: widgets recorded on the palette drawn at scale 1 looked for on the palette
   drawn at scale 2 (fonts re-rendered, not a resized picture), and the other way round;
+- scaled crops 2x / 0.5x: the same with random crops (32-500 px at scale 2) inside one widget
+  of the palette at scale 2 and the same places at scale 1 (inside one widget: Tk pads in
+  fixed pixels, so a crop across widgets has no scaled copy); truth = the crop's box mapped
+  through the box of its widget at each scale;
 - covered: widgets looked for while another window covers part of them (two scenes);
 - absent: crops of galculator and xterm looked for on a screen where neither runs.
 
@@ -67,7 +71,8 @@ from test_template_real import (  # noqa: E402
     windows_of,
 )
 
-CATEGORIES = ("moved", "colour", "masked", "scaled 2x", "scaled 0.5x", "covered", "absent")
+CATEGORIES = ("moved", "colour", "masked", "scaled 2x", "scaled 0.5x", "scaled crops 2x",
+              "scaled crops 0.5x", "covered", "absent")
 DARK_BG = "#203040"
 XTERM = ["xterm", "-fa", "DejaVu Sans Mono", "-fs", "11", "-e", "bash", "-c",
          "ls -la /usr/bin | head -45; sleep 600"]
@@ -86,7 +91,7 @@ def xterm(geometry: str) -> list[str]:
     return [XTERM[0], "-geometry", geometry, *XTERM[1:]]
 
 
-def build_cases(rng: np.random.Generator, moved_per_window: int,
+def build_cases(rng: np.random.Generator, moved_per_window: int, crops_per_scale: int,
                 tmp: Path) -> tuple[dict[str, Frame], list[Case]]:
     frames: dict[str, Frame] = {}
     cases: list[Case] = []
@@ -130,6 +135,18 @@ def build_cases(rng: np.random.Generator, moved_per_window: int,
                               big.boxes[name]))
             cases.append(Case("scaled 0.5x", name, "1", cut(frames["3"], big.boxes[name]),
                               palette.boxes[name]))
+        gray_1 = frames["1"].gray()
+        for crop in random_boxes(frames["3"], big.boxes["window"], crops_per_scale, rng,
+                                 sizes=(32, 500), accept=lambda b: _widget_of(b, big.boxes) != ""):
+            name = _widget_of(crop, big.boxes)
+            small = _mapped(crop, big.boxes[name], palette.boxes[name]).integer()
+            size = f"{int(crop.width)}x{int(crop.height)}"
+            cases.append(Case("scaled crops 0.5x", f"{name} {size}", "1", cut(frames["3"], crop),
+                              small))
+            patch = gray_1[int(small.top) : int(small.bottom), int(small.left) : int(small.right)]
+            if min(small.width, small.height) >= 16 and float(patch.std()) >= 20:
+                cases.append(Case("scaled crops 2x", f"{name} {size}", "3",
+                                  cut(frames["1"], small), crop))
         for box, app in absent_from:
             for crop in random_boxes(frames["1"], box, 6, rng):
                 cases.append(Case("absent", f"{app} {int(crop.width)}x{int(crop.height)}", "3",
@@ -189,6 +206,22 @@ def build_cases(rng: np.random.Generator, moved_per_window: int,
 
 def _area(box: Box | None) -> float:
     return 0.0 if box is None else box.width * box.height
+
+
+def _widget_of(box: Box, widgets: dict[str, Box]) -> str:
+    """The palette widget that holds at least 90% of ``box`` ("" if none does)."""
+    for name, widget in widgets.items():
+        if name != "window" and _area(box.intersection(widget)) >= 0.9 * _area(box):
+            return name
+    return ""
+
+
+def _mapped(box: Box, source: Box, target: Box) -> Box:
+    """``box`` inside the widget box ``source``, moved and scaled to where the same widget is
+    at ``target``."""
+    sx, sy = target.width / source.width, target.height / source.height
+    return Box(target.left + (box.left - source.left) * sx, target.top + (box.top - source.top) * sy,
+               box.width * sx, box.height * sy)
 
 
 # -- the tools -------------------------------------------------------------------------------
@@ -277,6 +310,7 @@ def _right(case: Case, point: Point | None) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--moved-per-window", type=int, default=20)
+    parser.add_argument("--crops-per-scale", type=int, default=30)
     parser.add_argument("--airtest-python", default="",
                         help="python of a virtual environment with airtest installed")
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -289,7 +323,7 @@ def main() -> None:
     if args.cases is not None and args.cases.exists():
         frames, cases = pickle.loads(args.cases.read_bytes())
     else:
-        frames, cases = build_cases(rng, args.moved_per_window, tmp)
+        frames, cases = build_cases(rng, args.moved_per_window, args.crops_per_scale, tmp)
         if args.cases is not None:
             args.cases.write_bytes(pickle.dumps((frames, cases)))
     bgr = {key: frame.bgr() for key, frame in frames.items()}

@@ -81,6 +81,64 @@ def test_template_recorded_at_half_scale_on_a_2x_screen() -> None:
     assert match.box is not None and abs(match.box.width - 211) < 12
 
 
+def text_panel(scale: int, x: int, y: int, image: np.ndarray | None = None) -> tuple[np.ndarray, Box]:
+    """Ten lines of text drawn at a UI scale (1 or 2): drawn anew, not resized, with
+    line heights and stroke widths rounded as an application rounds them."""
+    if image is None:
+        image = np.full((2160, 3840, 3), 240, np.uint8)
+    width, line = 300 * scale, 9 * scale
+    cv2.rectangle(image, (x, y), (x + width, y + 10 * line + 8 * scale), (255, 255, 255), -1)
+    words = ["Template", "matching", "finds", "an", "image", "on", "the", "screen:", "a", "coarse"]
+    for row in range(10):
+        cv2.putText(image, f"{row:02d}  {words[row]}", (x + 2 * scale, y + (row + 1) * line),
+                    cv2.FONT_HERSHEY_PLAIN, 0.6 * scale, (30, 30, 30), scale, cv2.LINE_AA)
+    return image, Box(x, y, width, 10 * line + 8 * scale)
+
+
+@pytest.mark.parametrize("recorded, searched", [(1, 2), (2, 1)])
+def test_text_drawn_anew_at_another_scale(recorded: int, searched: int) -> None:
+    """A text panel recorded at one UI scale is found on a screen drawn at the other: its
+    text redrawn there lines up with the template's only give or take a pixel or two."""
+    source, box = text_panel(recorded, 400, 300)
+    screen, truth = text_panel(searched, 1700, 900)
+    template = source[int(box.top) : int(box.bottom), int(box.left) : int(box.right)]
+    match = locate(screen, template)
+    assert truth.contains(match.point)
+    assert match.box is not None and abs(match.box.width / truth.width - 1) < 0.1
+
+
+def test_a_grayed_out_copy_is_not_the_template() -> None:
+    """The same button dimmed to a quarter of its contrast (a window dimmed behind a modal
+    dialog, a grayed-out copy) has the template's shape but not its colours: no match; the
+    button itself is."""
+    image, boxes = button_grid(cols=2, rows=1)
+    template = cut(image, boxes["00"])
+    dim = image.copy()
+    x, y = int(boxes["00"].left), int(boxes["00"].top)
+    area = dim[y - 5 : y + 67, x - 5 : x + 207]
+    area[:] = (235 - (235 - area.astype(np.int16)) // 4).astype(np.uint8)  # a quarter the contrast
+    with pytest.raises(TargetNotFound):
+        locate(dim[:, : int(boxes["10"].left) - 10], template)
+    assert boxes["00"].contains(locate(image, template).point)
+
+
+def test_a_crop_carried_by_a_window_edge_is_not_found_on_a_bare_edge() -> None:
+    """A crop of buttons that ends in the window's edge over a black desktop correlates as a
+    whole with any such edge (the edge holds most of its contrast); tile by tile it does not."""
+    image, boxes = button_grid(cols=3, rows=2)
+    image[800:] = 0  # the window ends: black desktop below
+    top = int(boxes["01"].top) - 20
+    template = image[top:812, 180:720].copy()
+    bare = np.full_like(image, 235)
+    bare[1500:] = 0  # another window's bottom edge, nothing drawn above it
+    whole = cv2.matchTemplate(cv2.cvtColor(bare, cv2.COLOR_BGR2GRAY),
+                              cv2.cvtColor(template, cv2.COLOR_BGR2GRAY), cv2.TM_CCOEFF_NORMED)
+    assert whole.max() > 0.8  # what plain correlation says
+    with pytest.raises(TargetNotFound):
+        locate(bare, template)
+    assert Box(180, top, 540, 812 - top).contains(locate(image, template).point)
+
+
 def icon_row(colours: list[tuple[int, int, int]],
              background: tuple[int, int, int] = (245, 245, 245)) -> tuple[np.ndarray, list[Box]]:
     """A 4K frame with one ringed-cross icon per colour, all the same shape."""

@@ -335,15 +335,19 @@ def test_widgets_recorded_at_another_scale(scene: Callable[..., tuple[Frame, Pal
     recorded on one are looked for on the other (2x and 0.5x)."""
     small, at_1 = scene(x=200, y=150)
     large, at_2 = scene(x=900, y=300, scale=2.0)
-    right = 0
+    missed = []
     for name in SCALED:
         for recorded, boxes, searched, truth in ((small, at_1, large, at_2), (large, at_2, small, at_1)):
             point = _found(searched, cut(recorded, boxes.boxes[name]))
-            right += point is not None and truth.boxes[name].contains(point)
-    # Measured 21 of 24 (benchmarks/RESULTS.md): the text panel, whose text is drawn anew at
-    # another font size, both ways, and the 16 px star recorded at 2x, which the 48 px star of
-    # the same shape matches better at 1.5x (the scene holds the star at 16, 24 and 48 px).
-    assert right >= 0.8 * 2 * len(SCALED)
+            if point is None or not truth.boxes[name].contains(point):
+                missed.append((name, "2x" if searched is large else "0.5x"))
+    # The text panel's text is drawn anew at the other font size (not a resized picture):
+    # found both ways.
+    assert not [m for m in missed if m[0] == "panel"], missed
+    # Measured 23 of 24 (benchmarks/RESULTS.md): the one miss is the 16 px star recorded at 2x,
+    # which the 48 px star of the same shape matches as well at 1.5x (the scene holds the star
+    # at 16, 24 and 48 px).
+    assert len(missed) <= 0.1 * 2 * len(SCALED), missed
 
 
 # Where an xterm covers part of the palette's text panel (and nothing else): its bottom right

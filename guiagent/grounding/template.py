@@ -8,8 +8,13 @@ wrong button in our measurements) and places each one level by level with small 
 down to full resolution, where the best ones get their colour verdict. Stage 2 (via ECP,
 :meth:`TemplateGrounder.locate` with the stage-1 hint) gives the verdict at full resolution and
 in colour (or looks up the one stage 1 already gave): grayscale correlation cannot tell a red
-icon from a blue one of the same shape, the colour correlation can. A template found enlarged
-is judged at its own size (the screen patch shrunk to it).
+icon from a blue one of the same shape, the colour correlation can. A template found at
+another scale is judged at the smaller of the two sizes, a large one with both sides slightly
+blurred (an application redraws itself at another scale rather than resizing a picture, and
+its text drifts by a pixel or two across a panel), and only down to 16 px on screen. In
+colour, a match must also have about the template's contrast; and a template of 48 px or more
+must agree tile by tile, not only as a whole (correlation as a whole is carried by the
+strongest contrast in the picture, such as a window's dark edge).
 
 Transparency: an image target with an alpha channel (``Target.mask``) is matched only where it
 is opaque, after trimming the transparent border, so an icon cut out of its background is
@@ -65,6 +70,15 @@ _QUICK_MIN_SIDE = 4
 _WHOLE = 192
 # The blur of coarse scans, in coarse pixels.
 _SMOOTH_SIGMA = 0.5
+# The blur under which a drawing at one scale is compared with one at another, in pixels of
+# the smaller (see ``_at_smaller_size``): one pixel per ``_RESAMPLED_DRIFT`` pixels of its
+# longer side, at most ``_RESAMPLED_SIGMA``. Redrawn, what lies further along a line or
+# further down a page drifts further (every glyph's advance and line's height is rounded
+# anew: a 486 px text panel scored 0.78 unblurred, 0.94 at 1 px), while a small picture
+# differs by under a pixel and, blurred, looks like any other blob of its size (crops of
+# calculator buttons rose from 0.66-0.71 to 0.86-0.92 on unrelated glyphs at 1 px).
+_RESAMPLED_SIGMA = 1.0
+_RESAMPLED_DRIFT = 400
 # How far behind the best peak of a level above full resolution a peak is still followed.
 _LEVEL_BEHIND = 0.25
 # The score at half resolution from which a peak is followed to full resolution (the last
@@ -82,6 +96,18 @@ _PARTS_TILE_SIDE = 24
 _PARTS_TILE = 0.9
 _PARTS_VISIBLE = 0.4
 _PARTS_UNIQUE = 0.05
+# How many times more (or less) contrast than the template a match may have in colour: the
+# same picture, redrawn at another scale too, has the same colours (measured up to 1.33x,
+# a thin outline shrunk fades), while a stroke matched to another of its shape at another
+# scale (a "1" to a bar, a button's faint edge to a dark line) had 2.0-5.5x; a grayed-out
+# copy of a button differs so too. Beyond it the colour score falls in proportion.
+_CONTRAST = 1.6
+# The mean tile correlation under which a match is not believed whatever its correlation as a
+# whole (see ``_tile_agreement``): true matches scored 1.0 at the same scale and 0.70-0.96
+# for text redrawn at another scale; a crop of buttons matched on a bare window edge 0.21.
+_TILES_AGREE = 0.5
+# The shorter side under which a template is not looked for at another scale (``_min_side``).
+_SCALED_MIN_SIDE = 16
 # How far behind the best full-resolution peak a peak may be and still be a candidate.
 _BEHIND = 0.15
 # Once a coarse peak is confirmed, the others within this coarse score of it are placed too
@@ -424,9 +450,7 @@ class TemplateGrounder:
             tried.extend(placed)
             final = 0.0
             if placed and placed[0].score >= confident:
-                final = placed[0].score
-                if self.colour or template.silhouette:
-                    final = min(final, self._colour_score(pixels, template, placed[0]))
+                final = self._judge(pixels, template, placed[0])
                 verdicts[placed[0]] = final
             if final >= confident:
                 # Found. Other instances (find_all) had about the same coarse score.
@@ -488,7 +512,7 @@ class TemplateGrounder:
             # The DPI steps are 10-25% apart: the best few find their exact scale in between.
             best = [_refine_scale(levels[0], template, p, scale) for p in peaks[:_SCALE_REFINED]]
             peaks = _suppress(best + peaks[_SCALE_REFINED:], len(peaks))
-            peaks = sorted((_at_own_size(levels[0], template, p) for p in peaks),
+            peaks = sorted((_at_smaller_size(levels[0], template, p) for p in peaks),
                            key=lambda p: -p.score)
         # At full resolution a peak below ``min_score``, or far behind the best, cannot become
         # the match (above it, blur and sampling phase still reorder peaks).
@@ -515,7 +539,7 @@ class TemplateGrounder:
         nearest: tuple[_Peak, float, int] | None = None
         for scale in self._scale_order(1.0):
             width, height = template.size_at(scale)
-            if width > frame.width or height > frame.height or min(width, height) < 4:
+            if width > frame.width or height > frame.height or min(width, height) < _min_side(scale):
                 continue
             depth = self._depth(width, height)
             deeper = depth < 2 and min(width, height) >= _QUICK_MIN_SIDE * 2 ** (depth + 1)
@@ -592,7 +616,7 @@ class TemplateGrounder:
         half of them, holding 40% of the template's detail (variance), must be found exactly,
         and the part found must fit no other of those places about as well.
         """
-        tiles = _tiles(template)
+        tiles = _tiles(template.gray)
         # The most detailed tile of each quarter of the template (a cover hides a corner or a
         # side: some quarter stays visible).
         quarters: dict[tuple[bool, bool], tuple[tuple[int, int, int, int], float]] = {}
@@ -664,12 +688,13 @@ class TemplateGrounder:
         peaks: list[_Peak] = []
         for scale in self._scale_order(zoom):
             width, height = template.size_at(scale)
-            if width > image.width or height > image.height or min(width, height) < 4:
+            if width > image.width or height > image.height or min(width, height) < _min_side(scale / zoom):
                 continue
             scaled = template.resized(width, height)
             result = _correlation(gray, scaled.gray, scaled.gray_mask, scaled.silhouette)
             peaks.extend(_top_peaks(result, width, height, limit, self.coarse_floor))
-        matches = [self._verdict(image, template, p) for p in _suppress(peaks, limit)]
+        matches = [self._verdict(image, template, _at_smaller_size(gray, template, p))
+                   for p in _suppress(peaks, limit)]
         return sorted(matches, key=lambda m: -m.score)
 
     def _verify_hint(self, image: Frame, template: _Template, box: Box) -> list[Match]:
@@ -688,31 +713,46 @@ class TemplateGrounder:
         peak = _place(gray, template, size, margin, margin, margin)
         if peak is None:
             return []
-        peak = _at_own_size(gray, template, peak)
+        peak = _at_smaller_size(gray, template, peak)
         return [self._verdict(crop, template, peak, int(area.left), int(area.top))]
 
     def _verdict(self, image: Frame, template: _Template, peak: _Peak, ox: int = 0,
                  oy: int = 0) -> Match:
         """The match for a gray peak in ``image`` (whose top-left is at ``ox, oy``): its score
         is the lower of the gray and the colour correlation."""
+        box = template.whole_box(peak, ox, oy)
+        return Match(box.center, self._judge(image.pixels, template, peak), box, self.name)
+
+    def _judge(self, pixels: np.ndarray, template: _Template, peak: _Peak) -> float:
+        """The final score of a gray peak in ``pixels``: the lower of its gray correlation and
+        its colour score (unless ``colour`` is off); no more than its tile agreement where that
+        is under ``_TILES_AGREE``."""
         score = peak.score
         if self.colour or template.silhouette:
-            score = min(score, self._colour_score(image.pixels, template, peak))
-        box = template.whole_box(peak, ox, oy)
-        return Match(box.center, score, box, self.name)
+            score = min(score, self._colour_score(pixels, template, peak))
+        agreement = _tile_agreement(pixels, template, peak)
+        return score if agreement >= _TILES_AGREE else min(score, agreement)
 
     @staticmethod
     def _colour_score(pixels: np.ndarray, template: _Template, peak: _Peak) -> float:
         """How well the colours of ``pixels`` under ``peak`` agree with the template's."""
         patch = pixels[peak.y : peak.y + peak.height, peak.x : peak.x + peak.width]
-        if peak.width > template.width:  # compared at the template's own size, see _at_own_size
-            patch = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
+        if (peak.width, peak.height) == (template.width, template.height):
+            if template.silhouette:  # one colour: how close it is is the only evidence
+                return _colour_closeness(patch[:, :, :3], template.bgr, template.mask)
+            return _colour_correlation(patch, template.bgr_like(patch), template.mask)
+        # Another scale: compared as the gray score is (see _at_smaller_size).
+        if peak.width * peak.height > template.width * template.height:
+            patch = cv2.resize(patch[:, :, :3], (template.width, template.height),
+                               interpolation=cv2.INTER_AREA)
             scaled = template
         else:
+            patch = np.ascontiguousarray(patch[:, :, :3])
             scaled = template.resized(peak.width, peak.height)
-        if template.silhouette:  # one colour: how close it is is the only evidence
-            return _colour_closeness(patch[:, :, :3], scaled.bgr, scaled.mask)
-        return _colour_correlation(patch, scaled.bgr_like(patch), scaled.mask)
+        compare = _colour_closeness if template.silhouette else _colour_correlation
+        score = compare(patch, scaled.bgr, scaled.mask)
+        softened = _softened(patch, scaled.bgr, scaled.mask)
+        return score if softened is None else max(score, compare(*softened))
 
     @staticmethod
     def _check_fits(template: _Template, image: Frame, scale: float) -> None:
@@ -775,7 +815,8 @@ def _clear(result: np.ndarray, x: int, y: int) -> None:
 def _colour_correlation(patch: np.ndarray, template: np.ndarray, mask: np.ndarray | None) -> float:
     """Normalised correlation of two same-sized colour images over their colour channels at
     once (each channel's own mean removed), counting only the ``mask`` pixels. A same-shaped
-    picture in another colour puts its contrast in other channels and scores low.
+    picture in another colour puts its contrast in other channels and scores low; one with
+    more than ``_CONTRAST`` times more or less contrast than the other scores that much lower.
 
     ``patch`` may be BGRA (a view into a captured frame, not copied): ``template`` then has a
     fourth channel of zeros, which leaves the fourth channel out of the cross term below.
@@ -796,7 +837,11 @@ def _colour_correlation(patch: np.ndarray, template: np.ndarray, mask: np.ndarra
     var_b = count * float(std_b @ std_b)
     if var_a <= 1e-6 * count or var_b <= 1e-6 * count:
         return 0.0
-    return max(0.0, min(1.0, cross / math.sqrt(var_a * var_b)))
+    score = cross / math.sqrt(var_a * var_b)
+    contrast = math.sqrt(max(var_a, var_b) / min(var_a, var_b))
+    if contrast > _CONTRAST:
+        score *= _CONTRAST / contrast
+    return max(0.0, min(1.0, score))
 
 
 def _colour_closeness(patch: np.ndarray, template: np.ndarray, mask: np.ndarray | None) -> float:
@@ -888,12 +933,44 @@ def _place_some(gray: np.ndarray, template: _Template, size: tuple[int, int], x:
     return found
 
 
-def _tiles(template: _Template) -> list[tuple[tuple[int, int, int, int], float]]:
-    """The template's tiles (a grid of up to ``_PARTS_GRID`` x ``_PARTS_GRID``, tiles of at least
-    ``_PARTS_TILE_SIDE`` pixels where the template is large enough) with detail enough to
+def _tile_agreement(pixels: np.ndarray, template: _Template, peak: _Peak) -> float:
+    """How well the picture under ``peak`` agrees with the template everywhere: the mean
+    correlation of the template's tiles that have detail with the same tiles of the screen,
+    compared at the smaller of the two sizes as :func:`_at_smaller_size` does (1.0 for a
+    template under ``_PARTS_MIN_SIDE`` pixels, a cut-out or a silhouette: too few tiles, or
+    tiles of nothing). Normalised correlation as a whole is carried by the strongest contrast
+    in the picture: a crop of calculator buttons that ends in a window's dark bottom edge
+    scored 0.94 on a bare window edge, where its buttons' tiles find nothing."""
+    width, height = min(peak.width, template.width), min(peak.height, template.height)
+    if (min(width, height) < _PARTS_MIN_SIDE or template.mask is not None
+            or template.silhouette):
+        return 1.0
+    patch = cv2.cvtColor(pixels[peak.y : peak.y + peak.height, peak.x : peak.x + peak.width],
+                         cv2.COLOR_BGRA2GRAY if pixels.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    templ = template.gray
+    if (peak.width, peak.height) != (template.width, template.height):
+        if peak.width * peak.height > template.width * template.height:
+            patch = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
+        else:
+            templ, _ = template.gray_at(peak.width, peak.height)
+        softened = _softened(patch, templ, None)
+        if softened is not None:
+            patch, templ, _ = softened
+    scores = []
+    for (x0, y0, x1, y1), _ in _tiles(templ):
+        seen = patch[y0:y1, x0:x1]
+        flat = float(cv2.meanStdDev(seen)[1][0, 0]) < 1.0
+        scores.append(0.0 if flat else float(cv2.matchTemplate(seen, templ[y0:y1, x0:x1],
+                                                                 cv2.TM_CCOEFF_NORMED)[0, 0]))
+    return sum(scores) / len(scores) if scores else 1.0
+
+
+def _tiles(gray: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+    """A gray template's tiles (a grid of up to ``_PARTS_GRID`` x ``_PARTS_GRID``, tiles of at
+    least ``_PARTS_TILE_SIDE`` pixels where the template is large enough) with detail enough to
     say where they are: each box and its detail, its share of the template's variance (what it
     adds to the correlation; a panel's text counts, its plain border hardly)."""
-    height, width = template.gray.shape
+    height, width = gray.shape
     rows = max(2, min(_PARTS_GRID, height // _PARTS_TILE_SIDE))
     cols = max(2, min(_PARTS_GRID, width // _PARTS_TILE_SIDE))
     ys = np.linspace(0, height, rows + 1).astype(int)
@@ -902,7 +979,7 @@ def _tiles(template: _Template) -> list[tuple[tuple[int, int, int, int], float]]
     for i in range(rows):
         for j in range(cols):
             x0, y0, x1, y1 = int(xs[j]), int(ys[i]), int(xs[j + 1]), int(ys[i + 1])
-            _, spread = cv2.meanStdDev(template.gray[y0:y1, x0:x1])
+            _, spread = cv2.meanStdDev(gray[y0:y1, x0:x1])
             if float(spread[0, 0]) >= 4.0:
                 tiles.append(((x0, y0, x1, y1), (x1 - x0) * (y1 - y0) * float(spread[0, 0]) ** 2))
     return tiles
@@ -950,20 +1027,59 @@ def _visible_part(gray: np.ndarray, template: _Template,
     return mask, visible
 
 
-def _at_own_size(gray: np.ndarray, template: _Template, peak: _Peak) -> _Peak:
-    """A peak of the template enlarged, scored at the template's own size: the screen patch
-    shrunk to it. An enlarged template has no detail at the finer scale, and an application
-    drawn larger renders its own (a star's one-pixel outline stays one pixel, text is hinted
-    anew): compared at the coarser of the two sizes, only what both show counts (a 16 px star
-    found at 2x scored 0.76 enlarged, 0.90 so)."""
-    if peak.width <= template.width or peak.height <= template.height:
+def _min_side(scale: float) -> int:
+    """The fewest pixels a template may have on its shorter side on screen at ``scale``: at its
+    own scale 4, at another 16 (shrunk below that, a calculator's "+" and the tail of a "g"
+    scored 0.80-0.82 on dots and dashes of other text: too little is left of either drawing)."""
+    return 4 if abs(scale - 1.0) < 1e-6 else _SCALED_MIN_SIDE
+
+
+def _at_smaller_size(gray: np.ndarray, template: _Template, peak: _Peak) -> _Peak:
+    """A peak of the template at another size than its own, scored where both are drawn at
+    the smaller of the two sizes (the screen patch shrunk to the template, or the template
+    shrunk to the patch), and softened alike where that helps (:func:`_softened`).
+
+    An application drawn at another scale renders its own pixels, it does not resize a
+    picture: a star's one-pixel outline stays one pixel, text is hinted and spaced anew. So
+    only what both sizes show counts: the finer one's detail is shrunk away, and what is left
+    differs in where strokes fall, by more the larger the drawing, which the softening
+    forgives (a 16 px star found at 2x scored 0.76 enlarged, 0.88 shrunk, too small to be
+    softened; a text panel redrawn at twice its font size 0.78 shrunk, 0.94 softened)."""
+    if (peak.width, peak.height) == (template.width, template.height):
         return peak
     patch = gray[peak.y : peak.y + peak.height, peak.x : peak.x + peak.width]
-    small = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
-    result = _raw_correlation(small, template.gray, template.gray_mask, template.silhouette)
-    if _is_flat(small, 0, 0, template.width, template.height):
+    if peak.width * peak.height > template.width * template.height:
+        patch = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
+        templ, mask = template.gray, template.gray_mask
+    else:
+        templ, mask = template.gray_at(peak.width, peak.height)
+    if _is_flat(patch, 0, 0, patch.shape[1], patch.shape[0]):
         return peak
-    return _Peak(peak.x, peak.y, float(result[0, 0]), peak.width, peak.height)
+    score = float(_raw_correlation(patch, templ, mask, template.silhouette)[0, 0])
+    softened = _softened(patch, templ, mask)
+    if softened is not None:
+        score = max(score, float(_raw_correlation(*softened, template.silhouette)[0, 0]))
+    return _Peak(peak.x, peak.y, score, peak.width, peak.height)
+
+
+def _softened(patch: np.ndarray, template: np.ndarray, mask: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """Both images (gray or colour, one size) blurred alike (``_RESAMPLED_SIGMA``,
+    ``_RESAMPLED_DRIFT``), to compare drawings of one thing at two scales; their mask without
+    the band along its edge that the blur mixes with what lies outside it. None when a blur
+    would change nothing or leave too little of the mask."""
+    sigma = min(_RESAMPLED_SIGMA, max(patch.shape[:2]) / _RESAMPLED_DRIFT)
+    if sigma < 0.25:  # (a blur of under a quarter pixel changes nothing)
+        return None
+    if mask is not None:
+        mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
+        if cv2.countNonZero(mask) < 16:
+            return None
+
+    def soften(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+
+    return soften(patch), soften(template), mask
 
 
 def _refine_scale(gray: np.ndarray, template: _Template, peak: _Peak, scale: float) -> _Peak:
