@@ -508,6 +508,10 @@ class TemplateGrounder:
                     floor = max(floor, _HALF_FLOOR)
             peaks = _suppress([p for p in placed if p.score >= floor],
                               max(keep, some), reach=0.5 if level == 0 and merge else 0.0)
+            if level == 1 and not keep_all:
+                # The last step (and refining the scale) costs the most: not for a place that
+                # is blank where the template has detail.
+                peaks = _with_detail(levels[1], template, peaks)
         if abs(scale - 1.0) > 1e-6 and peaks:
             # The DPI steps are 10-25% apart: the best few find their exact scale in between.
             best = [_refine_scale(levels[0], template, p, scale) for p in peaks[:_SCALE_REFINED]]
@@ -931,6 +935,34 @@ def _place_some(gray: np.ndarray, template: _Template, size: tuple[int, int], x:
             continue  # a flat window (0/0)
         found.append(_Peak(x0 + px, y0 + py, min(1.0, float(score)), width, height))
     return found
+
+
+def _with_detail(level: np.ndarray, template: _Template, peaks: list[_Peak]) -> list[_Peak]:
+    """The ``peaks`` (of one size, in ``level``) under which the screen is not flat in half or
+    more of the template's detailed tiles (:func:`_tiles`; templates of ``_PARTS_MIN_SIDE`` px
+    or more at full resolution). Tiles are as robust as that to where a peak is exactly and at
+    what scale, unlike a correlation. A large template's correlation as a whole can be carried
+    by one strong edge (see :func:`_tile_agreement`); along a window's long bare edge every
+    place scores so, and following all of them down took 4 s."""
+    if not peaks or template.silhouette:
+        return peaks
+    width, height = peaks[0].width, peaks[0].height
+    if min(width, height) * 2 < _PARTS_MIN_SIDE:
+        return peaks
+    tiles = _tiles(template.filled_at(width, height))
+    if len(tiles) < 4:
+        return peaks
+    kept = []
+    for peak in peaks:
+        area = level[peak.y : peak.y + height, peak.x : peak.x + width]
+        if area.shape[:2] != (height, width):
+            kept.append(peak)
+            continue
+        flat = sum(float(cv2.meanStdDev(area[y0:y1, x0:x1])[1][0, 0]) < 1.0
+                   for (x0, y0, x1, y1), _ in tiles)
+        if 2 * flat < len(tiles):
+            kept.append(peak)
+    return kept
 
 
 def _tile_agreement(pixels: np.ndarray, template: _Template, peak: _Peak) -> float:
