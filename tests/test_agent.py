@@ -97,7 +97,8 @@ def test_cli_types_unicode_into_an_editor_and_saves(vdisplay: VirtualDisplay, tm
     note = tmp_path / "note.txt"
     note.write_bytes(b"")
     text = "héllo wörld ✓ 日本 ça"
-    editor = vdisplay.launch(["mousepad", str(note)])
+    # Its own instance: see test_skills.test_shipped_gtk_save_as_saves_a_mousepad_document.
+    editor = vdisplay.launch(["mousepad", str(note)], env={"DBUS_SESSION_BUS_ADDRESS": "disabled:"})
     try:
         with Desktop(vdisplay, abort_hotkey=None, failsafe=False) as desktop:
             desktop.wait_for('"note.txt"', timeout=30)

@@ -261,7 +261,11 @@ def test_shipped_gtk_save_as_saves_a_mousepad_document(vdisplay: VirtualDisplay,
     if shutil.which("mousepad") is None:
         pytest.skip("mousepad is not installed (bash .ci/install installs it)")
     out = tmp_path / "q3 notes.txt"
-    editor = vdisplay.launch(["mousepad"], env={"XDG_CONFIG_HOME": str(tmp_path / "config")})
+    # Its own instance (no session bus to find another on): a second Mousepad on a display hands
+    # its window to the first and exits, so one still ending from another test would take this
+    # window with it (a full run under load once ended here with no window on the screen).
+    editor = vdisplay.launch(["mousepad"], env={"XDG_CONFIG_HOME": str(tmp_path / "config"),
+                                                "DBUS_SESSION_BUS_ADDRESS": "disabled:"})
     try:
         menu = desktop.wait_for('"File"', timeout=60)
         assert menu is not None and menu.screen_point is not None
