@@ -746,16 +746,11 @@ class TemplateGrounder:
                 return _colour_closeness(patch[:, :, :3], template.bgr, template.mask)
             return _colour_correlation(patch, template.bgr_like(patch), template.mask)
         # Another scale: compared as the gray score is (see _at_smaller_size).
-        if peak.width * peak.height > template.width * template.height:
-            patch = cv2.resize(patch[:, :, :3], (template.width, template.height),
-                               interpolation=cv2.INTER_AREA)
-            scaled = template
-        else:
-            patch = np.ascontiguousarray(patch[:, :, :3])
-            scaled = template.resized(peak.width, peak.height)
+        pair = _both_at_smaller_size(np.ascontiguousarray(patch[:, :, :3]), template, peak,
+                                     colour=True)
         compare = _colour_closeness if template.silhouette else _colour_correlation
-        score = compare(patch, scaled.bgr, scaled.mask)
-        softened = _softened(patch, scaled.bgr, scaled.mask)
+        score = compare(*pair)
+        softened = _softened(*pair)
         return score if softened is None else max(score, compare(*softened))
 
     @staticmethod
@@ -981,10 +976,7 @@ def _tile_agreement(pixels: np.ndarray, template: _Template, peak: _Peak) -> flo
                          cv2.COLOR_BGRA2GRAY if pixels.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
     templ = template.gray
     if (peak.width, peak.height) != (template.width, template.height):
-        if peak.width * peak.height > template.width * template.height:
-            patch = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
-        else:
-            templ, _ = template.gray_at(peak.width, peak.height)
+        patch, templ, _ = _both_at_smaller_size(patch, template, peak)
         softened = _softened(patch, templ, None)
         if softened is not None:
             patch, templ, _ = softened
@@ -1079,12 +1071,8 @@ def _at_smaller_size(gray: np.ndarray, template: _Template, peak: _Peak) -> _Pea
     softened; a text panel redrawn at twice its font size 0.78 shrunk, 0.94 softened)."""
     if (peak.width, peak.height) == (template.width, template.height):
         return peak
-    patch = gray[peak.y : peak.y + peak.height, peak.x : peak.x + peak.width]
-    if peak.width * peak.height > template.width * template.height:
-        patch = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
-        templ, mask = template.gray, template.gray_mask
-    else:
-        templ, mask = template.gray_at(peak.width, peak.height)
+    patch, templ, mask = _both_at_smaller_size(
+        gray[peak.y : peak.y + peak.height, peak.x : peak.x + peak.width], template, peak)
     if _is_flat(patch, 0, 0, patch.shape[1], patch.shape[0]):
         return peak
     score = float(_raw_correlation(patch, templ, mask, template.silhouette)[0, 0])
@@ -1092,6 +1080,21 @@ def _at_smaller_size(gray: np.ndarray, template: _Template, peak: _Peak) -> _Pea
     if softened is not None:
         score = max(score, float(_raw_correlation(*softened, template.silhouette)[0, 0]))
     return _Peak(peak.x, peak.y, score, peak.width, peak.height)
+
+
+def _both_at_smaller_size(patch: np.ndarray, template: _Template, peak: _Peak, *,
+                          colour: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The screen ``patch`` under ``peak`` (gray, or BGR with ``colour``) and the template, with
+    its mask, at the smaller of their two sizes: the patch shrunk to the template, or the
+    template shrunk to the patch."""
+    if peak.width * peak.height > template.width * template.height:
+        patch = cv2.resize(patch, (template.width, template.height), interpolation=cv2.INTER_AREA)
+        return (patch, template.bgr, template.mask) if colour else (patch, template.gray,
+                                                                     template.gray_mask)
+    if colour:
+        scaled = template.resized(peak.width, peak.height)
+        return patch, scaled.bgr, scaled.mask
+    return (patch, *template.gray_at(peak.width, peak.height))
 
 
 def _softened(patch: np.ndarray, template: np.ndarray, mask: np.ndarray | None
